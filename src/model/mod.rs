@@ -1,0 +1,2 @@
+//! The pure model: no files, sockets, clocks or terminal.
+pub mod instruction;
