@@ -1,8 +1,15 @@
 //! dsize: where a container image's bytes go.
 //!
 //! The library holds the engine; `main.rs` only maps a run to an exit code.
-//! Dependencies point one way: `source -> index -> model <- report, tui`.
+//! Dependencies point one way: `source -> index -> model <- report`; `pipeline` ties a source
+//! to the model; `cli` and `app` hold the program's policy.
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod cli;
+pub mod index;
 pub mod model;
+pub mod pipeline;
+pub mod report;
+pub mod source;
 pub mod testkit;

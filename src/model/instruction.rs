@@ -201,10 +201,7 @@ fn parse(created_by: &str, comment: Option<&str>) -> (Instruction, Vec<String>) 
     for &(builder, rule) in BODY_RULES {
         if let Some(parsed) = rule(&body) {
             let builder = marker.unwrap_or(builder);
-            return (
-                instruction(parsed.keyword, parsed.text, builder),
-                parsed.args,
-            );
+            return (instruction(parsed.keyword, parsed.text, builder), parsed.args);
         }
     }
     // Unreachable in practice: `raw_text` always matches.
@@ -300,10 +297,7 @@ fn dockerfile_form(s: &str) -> Option<Parsed> {
     }
     let (args, command) = split_build_args(rest).unwrap_or((Vec::new(), rest));
     let script = shell_script(command).unwrap_or(command);
-    Some(Parsed {
-        args,
-        ..run(script)
-    })
+    Some(Parsed { args, ..run(script) })
 }
 
 /// Anything else, kept as it is.
@@ -328,11 +322,7 @@ fn run(script: &str) -> Parsed {
 fn nop_instruction(nop: &str) -> Parsed {
     let body = nop.trim();
     let (word, rest) = first_word(body);
-    let Some(keyword) = KEYWORDS
-        .iter()
-        .copied()
-        .find(|k| k.eq_ignore_ascii_case(word))
-    else {
+    let Some(keyword) = KEYWORDS.iter().copied().find(|k| k.eq_ignore_ascii_case(word)) else {
         return plain("", body.to_string());
     };
     let rest = rest.trim();
@@ -376,9 +366,7 @@ fn content_summary(word: &str) -> Option<(&str, &str)> {
 /// Keeps [`HASH_LEN`] digits of a hex content hash.
 fn shorten(word: &str) -> Cow<'_, str> {
     match content_summary(word) {
-        Some((kind, hash))
-            if hash.len() > HASH_LEN && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
+        Some((kind, hash)) if hash.len() > HASH_LEN && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
             // All ASCII, so any byte index is a char boundary.
             Cow::Owned(format!("{kind}:{}", &hash[..HASH_LEN]))
         }
@@ -436,10 +424,7 @@ fn shell_script(s: &str) -> Option<&str> {
         } else if (shell.is_script_flag)(word) {
             return Some(after.trim_start());
         } else if (shell.is_flag)(word) {
-            value_next = shell
-                .valued_flags
-                .iter()
-                .any(|v| v.eq_ignore_ascii_case(word));
+            value_next = shell.valued_flags.iter().any(|v| v.eq_ignore_ascii_case(word));
         } else {
             return None;
         }
@@ -547,13 +532,7 @@ mod tests {
             "WORKDIR /app",
             C,
         );
-        check(
-            "/bin/sh -c #(nop)  LABEL a=b",
-            None,
-            "LABEL",
-            "LABEL a=b",
-            C,
-        );
+        check("/bin/sh -c #(nop)  LABEL a=b", None, "LABEL", "LABEL a=b", C);
         check(
             "/bin/sh -c #(nop)  EXPOSE 8080/tcp",
             None,
@@ -678,20 +657,15 @@ mod tests {
         assert_eq!(build_args("|2 A=1 /bin/sh -c make"), ["A=1"]);
         check("|1 A=x y /bin/sh -c make", None, "RUN", "RUN make", C);
         assert_eq!(build_args("|1 A=x y /bin/sh -c make"), ["A=x y"]);
-        check(
-            "|1 A=1 python main.py",
-            None,
-            "RUN",
-            "RUN python main.py",
-            C,
-        );
+        check("|1 A=1 python main.py", None, "RUN", "RUN python main.py", C);
         check("|9 A=1", None, "RUN", "RUN", C);
         assert!(build_args("/bin/sh -c make").is_empty());
     }
 
     #[test]
     fn multi_line_runs_keep_newlines_and_fold_for_tables() {
-        let created_by = "/bin/sh -c apt-get update &&     apt-get install -y gcc && \\\n    rm -rf /var/lib/apt/lists/*";
+        let created_by =
+            "/bin/sh -c apt-get update &&     apt-get install -y gcc && \\\n    rm -rf /var/lib/apt/lists/*";
         let got = normalize(created_by, None);
         assert_eq!(
             got.text,
@@ -719,13 +693,7 @@ mod tests {
             "RUN apt-get update",
             K,
         );
-        check(
-            "RUN |1 X=1 /bin/sh -c make # buildkit",
-            BK,
-            "RUN",
-            "RUN make",
-            K,
-        );
+        check("RUN |1 X=1 /bin/sh -c make # buildkit", BK, "RUN", "RUN make", K);
         assert_eq!(build_args("RUN |1 X=1 /bin/sh -c make # buildkit"), ["X=1"]);
         check("COPY . /app # buildkit", BK, "COPY", "COPY . /app", K);
         check(
@@ -742,13 +710,7 @@ mod tests {
             "ADD https://x/y.tgz /tmp/",
             K,
         );
-        check(
-            "ADD a.tgz /tmp/  # buildkit",
-            BK,
-            "ADD",
-            "ADD a.tgz /tmp/",
-            K,
-        );
+        check("ADD a.tgz /tmp/  # buildkit", BK, "ADD", "ADD a.tgz /tmp/", K);
         check("WORKDIR /app", BK, "WORKDIR", "WORKDIR /app", K);
         check(
             "ENV PATH=/root/.local/bin:/usr/bin",
@@ -802,13 +764,7 @@ mod tests {
             "RUN echo a|b=c",
             K,
         );
-        check(
-            "RUN /bin/sh -c make#buildkit",
-            BK,
-            "RUN",
-            "RUN make#buildkit",
-            K,
-        );
+        check("RUN /bin/sh -c make#buildkit", BK, "RUN", "RUN make#buildkit", K);
     }
 
     #[test]
@@ -939,13 +895,7 @@ mod tests {
         check("  bazel build //x  ", None, "", "bazel build //x", U);
         check("ko", None, "", "ko", U);
         check("/bin/sh", None, "", "/bin/sh", U);
-        check(
-            "|x A=1 /bin/sh -c make",
-            None,
-            "",
-            "|x A=1 /bin/sh -c make",
-            U,
-        );
+        check("|x A=1 /bin/sh -c make", None, "", "|x A=1 /bin/sh -c make", U);
         // Kaniko-style Dockerfile text, no BuildKit marker.
         check("RUN apt-get update", None, "RUN", "RUN apt-get update", U);
         check("COPY . /app", None, "COPY", "COPY . /app", U);

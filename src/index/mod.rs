@@ -1,0 +1,454 @@
+//! Streaming layer indexer: any `Read` of a layer blob -> [`LayerEntries`].
+//!
+//! Sniffs gzip (multi-member), zstd or plain tar by magic bytes, walks the tar headers once and
+//! never keeps a file body: bodies are skipped (read past, or seeked over when the input can).
+//! Nothing here knows where the bytes come from; progress goes to a shared counter.
+
+use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// How a layer blob is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::None => "plain tar",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        })
+    }
+}
+
+impl Compression {
+    /// What a media type claims (`…tar+gzip`, `…tar.gzip`, `…tar+zstd`, plain `…tar`).
+    pub fn from_media_type(mt: &str) -> Option<Compression> {
+        if mt.ends_with("+gzip") || mt.ends_with(".gzip") || mt.ends_with("tar.gz") {
+            Some(Compression::Gzip)
+        } else if mt.ends_with("+zstd") || mt.ends_with(".zstd") {
+            Some(Compression::Zstd)
+        } else if mt.ends_with(".tar")
+            || mt.ends_with("layer.v1.tar")
+            || mt.contains("rootfs.diff.tar") && !mt.contains("gzip")
+        {
+            Some(Compression::None)
+        } else {
+            None
+        }
+    }
+}
+
+/// What the first bytes of a blob say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Magic {
+    Layer(Compression),
+    /// Starts like JSON (`{` or `[` after whitespace).
+    Json,
+    /// No content at all.
+    Empty,
+    Unknown,
+}
+
+/// Bytes needed to tell every kind apart (tar's `ustar` sits at offset 257).
+pub const SNIFF_LEN: usize = 512;
+
+/// Classifies a blob by its first bytes (up to [`SNIFF_LEN`]).
+pub fn sniff(head: &[u8]) -> Magic {
+    if head.is_empty() {
+        return Magic::Empty;
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Magic::Layer(Compression::Gzip);
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Magic::Layer(Compression::Zstd);
+    }
+    if head.len() >= 262 && &head[257..262] == b"ustar" {
+        return Magic::Layer(Compression::None);
+    }
+    // A tar of nothing (the empty layer: 1024 zero bytes) or a v7 tar with a valid checksum.
+    if head.len() == SNIFF_LEN && (head.iter().all(|b| *b == 0) || v7_checksum_ok(head)) {
+        return Magic::Layer(Compression::None);
+    }
+    match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | Some(b'[') => Magic::Json,
+        _ => Magic::Unknown,
+    }
+}
+
+fn v7_checksum_ok(h: &[u8]) -> bool {
+    let field = &h[148..156];
+    let digits: Vec<u8> = field
+        .iter()
+        .copied()
+        .filter(|b| (b'0'..=b'7').contains(b))
+        .collect();
+    let Ok(s) = std::str::from_utf8(&digits) else {
+        return false;
+    };
+    let Ok(want) = u32::from_str_radix(s, 8) else {
+        return false;
+    };
+    let sum: u32 = h[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
+    !digits.is_empty() && sum == want && h[0] != 0
+}
+
+/// Limits that keep hostile layers bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Uncompressed bytes one layer may have before indexing stops with an error.
+    pub max_layer_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_layer_bytes: 64 << 30,
+        }
+    }
+}
+
+/// Shared counters and the cancel flag, read by progress views.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Blob bytes read (compressed bytes for compressed layers).
+    pub bytes: AtomicU64,
+    /// Layers indexed so far, and how many the image has (0 until known).
+    pub layers_done: AtomicU64,
+    pub layers_total: AtomicU64,
+    /// Set to stop indexing early.
+    pub cancel: AtomicBool,
+}
+
+/// Why a layer could not be indexed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("not a layer: the blob is neither tar, gzip nor zstd (it starts with {0})")]
+    NotALayer(String),
+    #[error("the layer inflates past {0} bytes (--max-layer-bytes); raise the limit if the image is genuine")]
+    TooLarge(u64),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("the layer has more than 4 GiB of path names")]
+    TooManyNames,
+}
+
+/// The indexed layer plus how it was stored.
+#[derive(Debug)]
+pub struct Indexed {
+    pub entries: LayerEntries,
+    pub compression: Compression,
+}
+
+/// Indexes a layer from a stream. `claimed` is what the media type says; the magic bytes decide,
+/// and a disagreement becomes a note.
+pub fn index_stream<R: Read>(
+    mut input: R,
+    claimed: Option<Compression>,
+    limits: Limits,
+    progress: &Progress,
+) -> Result<Indexed, IndexError> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    let compression = decide(&head, claimed)?;
+    let raw = Counted {
+        inner: io::Cursor::new(head).chain(input),
+        progress,
+    };
+    let mut out = match compression.0 {
+        Compression::Gzip => walk(
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
+            limits,
+            progress,
+            false,
+        )?,
+        Compression::Zstd => walk(zstd::stream::read::Decoder::new(raw)?, limits, progress, false)?,
+        Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress, false)?,
+    };
+    out.notes.extend(compression.1);
+    Ok(Indexed {
+        entries: out,
+        compression: compression.0,
+    })
+}
+
+/// Indexes a layer that can be seeked (a blob in a file): plain tar bodies are skipped by seeking.
+pub fn index_seekable<R: Read + Seek>(
+    mut input: R,
+    claimed: Option<Compression>,
+    limits: Limits,
+    progress: &Progress,
+) -> Result<Indexed, IndexError> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    let compression = decide(&head, claimed)?;
+    if compression.0 != Compression::None {
+        input.seek(SeekFrom::Start(0))?;
+        return index_stream(input, claimed, limits, progress);
+    }
+    input.seek(SeekFrom::Start(0))?;
+    let mut out = walk(
+        SeekCounted {
+            inner: input,
+            progress,
+        },
+        limits,
+        progress,
+        true,
+    )?;
+    out.notes.extend(compression.1);
+    Ok(Indexed {
+        entries: out,
+        compression: Compression::None,
+    })
+}
+
+fn decide(head: &[u8], claimed: Option<Compression>) -> Result<(Compression, Option<String>), IndexError> {
+    let found = match sniff(head) {
+        Magic::Layer(c) => c,
+        Magic::Empty => Compression::None,
+        Magic::Json | Magic::Unknown => {
+            let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            return Err(IndexError::NotALayer(shown.join(" ")));
+        }
+    };
+    let note = claimed
+        .filter(|c| *c != found)
+        .map(|c| format!("the media type says {c} but the blob is {found}; read as {found}"));
+    Ok((found, note))
+}
+
+/// Walks tar headers, recording entries. `seekable` says whether the tar crate may seek.
+fn walk<R>(reader: R, limits: Limits, progress: &Progress, seekable: bool) -> Result<LayerEntries, IndexError>
+where
+    R: MaybeSeek,
+{
+    let mut archive = tar::Archive::new(Limited {
+        inner: reader,
+        read: 0,
+        limit: limits.max_layer_bytes,
+    });
+    let mut out = LayerEntries::default();
+    let mut scratch = Vec::new();
+    let mut parent = Vec::new();
+    let mut aufs = 0u64;
+    let mut escaped = 0u64;
+    let entries = if seekable {
+        R::entries_seek(&mut archive)
+    } else {
+        archive.entries()
+    };
+    let entries = entries.map_err(map_io)?;
+    for entry in entries {
+        if progress.cancel.load(Ordering::Relaxed) {
+            return Err(IndexError::Cancelled);
+        }
+        let entry = entry.map_err(map_io)?;
+        let header = entry.header();
+        let et = header.entry_type();
+        let (kind, size) = match et {
+            tar::EntryType::Regular | tar::EntryType::Continuous => (EntryKind::File, entry.size()),
+            tar::EntryType::GNUSparse => (EntryKind::File, header.entry_size().unwrap_or(0)),
+            tar::EntryType::Directory => (EntryKind::Dir, 0),
+            tar::EntryType::Symlink => (EntryKind::Symlink, 0),
+            tar::EntryType::Link => (EntryKind::HardLink, 0),
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => (EntryKind::Special, 0),
+            tar::EntryType::XGlobalHeader
+            | tar::EntryType::XHeader
+            | tar::EntryType::GNULongName
+            | tar::EntryType::GNULongLink => continue,
+            // Unknown type flags are read as regular files (POSIX): their bytes are stored.
+            _ => (EntryKind::File, entry.size()),
+        };
+        let raw_path: Cow<[u8]> = entry.path_bytes();
+        if normalize_path(&raw_path, &mut scratch) {
+            escaped += 1;
+        }
+        let name_start = scratch.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1);
+        let name = &scratch[name_start..];
+        let in_aufs_dir = scratch[..name_start]
+            .split(|b| *b == b'/')
+            .any(|c| c.starts_with(b".wh..wh."));
+        if in_aufs_dir {
+            aufs += 1;
+            continue;
+        }
+        let (kind, path): (EntryKind, &[u8]) = if let Some(rest) = name.strip_prefix(b".wh.") {
+            if rest == b".wh..opq" {
+                (EntryKind::Opaque, &scratch[..name_start.saturating_sub(1)])
+            } else if rest.starts_with(b".wh.") {
+                aufs += 1;
+                continue;
+            } else if rest.is_empty() {
+                out.notes
+                    .push("an invalid whiteout `.wh.` (no name) was ignored".into());
+                continue;
+            } else {
+                parent.clear();
+                parent.extend_from_slice(&scratch[..name_start]);
+                parent.extend_from_slice(rest);
+                (EntryKind::Whiteout, &parent[..])
+            }
+        } else {
+            (kind, &scratch[..])
+        };
+        let link: Cow<[u8]> = match kind {
+            EntryKind::Symlink => entry.link_name_bytes().unwrap_or_default(),
+            EntryKind::HardLink => {
+                let mut l = Vec::new();
+                normalize_path(&entry.link_name_bytes().unwrap_or_default(), &mut l);
+                Cow::Owned(l)
+            }
+            _ => Cow::Borrowed(&[]),
+        };
+        let mode = header.mode().unwrap_or(0);
+        let uid = header
+            .uid()
+            .ok()
+            .and_then(|u| u32::try_from(u).ok())
+            .unwrap_or(u32::MAX);
+        let gid = header
+            .gid()
+            .ok()
+            .and_then(|g| u32::try_from(g).ok())
+            .unwrap_or(u32::MAX);
+        out.push(kind, path, &link, size, mode, uid, gid)
+            .ok_or(IndexError::TooManyNames)?;
+    }
+    if aufs > 0 {
+        out.notes
+            .push(format!("{aufs} AUFS metadata entr(ies) (.wh..wh.*) were ignored"));
+    }
+    if escaped > 0 {
+        out.notes.push(format!(
+            "{escaped} path(s) tried to climb above / with `..`; they were kept inside the image root"
+        ));
+    }
+    out.tar_bytes = archive.into_inner().read;
+    Ok(out)
+}
+
+/// Turns the limit's io error back into [`IndexError::TooLarge`].
+fn map_io(e: io::Error) -> IndexError {
+    match e.get_ref().and_then(|i| i.downcast_ref::<LimitHit>()) {
+        Some(LimitHit(n)) => IndexError::TooLarge(*n),
+        None => IndexError::Io(e),
+    }
+}
+
+/// Lets `walk` pick seeking iteration only for seekable inputs.
+pub trait MaybeSeek: Read + Sized {
+    fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
+        a.entries()
+    }
+}
+impl<R: Read> MaybeSeek for BufReader<R> {}
+impl<R: Read> MaybeSeek for flate2::read::MultiGzDecoder<R> {}
+impl<R: io::BufRead> MaybeSeek for zstd::stream::read::Decoder<'_, R> {}
+impl<R: Read + Seek> MaybeSeek for SeekCounted<'_, R> {
+    fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
+        a.entries_with_seek()
+    }
+}
+
+/// Error payload when a layer passes `max_layer_bytes`.
+#[derive(Debug)]
+struct LimitHit(u64);
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "layer larger than {} bytes", self.0)
+    }
+}
+impl std::error::Error for LimitHit {}
+
+/// Counts uncompressed bytes and stops at the limit.
+pub struct Limited<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.limit {
+            return Err(io::Error::other(LimitHit(self.limit)));
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Seek for Limited<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let p = self.inner.seek(pos)?;
+        // Skipped bodies still count towards the tar length.
+        self.read = p;
+        if self.read > self.limit {
+            return Err(io::Error::other(LimitHit(self.limit)));
+        }
+        Ok(p)
+    }
+}
+
+/// Counts blob bytes read into the shared progress counter.
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a Progress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A seekable input whose progress counts positions reached (seeks included).
+pub struct SeekCounted<'a, R> {
+    inner: R,
+    progress: &'a Progress,
+}
+
+impl<R: Read> Read for SeekCounted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for SeekCounted<'_, R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let before = self.inner.stream_position()?;
+        let p = self.inner.seek(pos)?;
+        self.progress
+            .bytes
+            .fetch_add(p.saturating_sub(before), Ordering::Relaxed);
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,292 @@
+//! The merge: applies layers bottom to top to the union tree, in time linear in their entries.
+//!
+//! Per layer, in the order the OCI spec demands: opaque markers first, then `.wh.` whiteouts (both
+//! only ever hit lower layers), then the layer's own entries in tar order. Every regular file is an
+//! inode with a count of the visible paths that reach it; when the count drops to zero its bytes
+//! become one [`Waste`] item, attributed to the path, the step that stored it and the step that hid
+//! it. So `stored = visible + wasted` holds by construction, to the byte.
+
+use super::entries::{EntryKind, LayerEntries};
+use super::tree::{Cause, Kind, NONE, NodeId, ROOT, Tree, Version};
+
+/// Bytes that ship but can no longer be seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waste {
+    pub node: NodeId,
+    pub bytes: u64,
+    /// The step whose layer stored the bytes.
+    pub layer: u16,
+    /// The step whose layer hid them.
+    pub hidden_by: u16,
+    pub cause: Cause,
+}
+
+/// What one layer did to the paths that were visible before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Paths not visible before the layer and visible after it.
+    pub added: u64,
+    pub added_bytes: u64,
+    /// Paths visible before and after, with new content (a directory whose attributes alone
+    /// changed does not count).
+    pub modified: u64,
+    pub modified_bytes: u64,
+    /// Paths visible before and not after.
+    pub removed: u64,
+    pub removed_bytes: u64,
+}
+
+/// Builds the union tree and the waste list, one layer at a time.
+#[derive(Default)]
+pub struct Merger {
+    pub tree: Tree,
+    pub waste: Vec<Waste>,
+    pub notes: Vec<String>,
+    touched: Vec<NodeId>,
+    /// Parent chain of the previous entry: (end offset of the component in `cache_path`, node).
+    cache: Vec<(usize, NodeId)>,
+    cache_path: Vec<u8>,
+    stack: Vec<NodeId>,
+}
+
+impl Merger {
+    /// Applies one layer as step `layer` and returns what it changed. Steps must come in order.
+    pub fn apply(&mut self, layer: u16, entries: &LayerEntries) -> Changes {
+        self.touched.clear();
+        self.cache.clear();
+        self.cache_path.clear();
+        let mut missing_whiteouts = 0u64;
+        for e in entries.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
+            let dir = self.tree.lookup(entries.bytes(e.path));
+            if let Some(dir) = dir.filter(|d| self.tree.visible(*d).is_some_and(|v| v.kind == Kind::Dir)) {
+                let kids: Vec<NodeId> = self.tree.children(dir).collect();
+                for k in kids {
+                    self.hide(k, layer, Cause::Opaque);
+                }
+            }
+        }
+        for e in entries.entries.iter().filter(|e| e.kind == EntryKind::Whiteout) {
+            match self.tree.lookup(entries.bytes(e.path)) {
+                Some(n) if n != ROOT && self.tree.visible(n).is_some() => self.hide(n, layer, Cause::Deleted),
+                _ => missing_whiteouts += 1,
+            }
+        }
+        if missing_whiteouts > 0 {
+            self.notes.push(format!(
+                "step {layer}: {missing_whiteouts} whiteout(s) name paths no lower layer has (ignored)"
+            ));
+        }
+        let mut missing_links = 0u64;
+        for e in entries.entries.iter() {
+            let path = entries.bytes(e.path);
+            let kind = match e.kind {
+                EntryKind::Whiteout | EntryKind::Opaque => continue,
+                _ if path.is_empty() => continue, // the root's own entry: attributes only
+                EntryKind::File => Kind::File,
+                EntryKind::Dir => Kind::Dir,
+                EntryKind::Symlink => Kind::Symlink,
+                EntryKind::HardLink => Kind::HardLink,
+                EntryKind::Special => Kind::Special,
+            };
+            let node = self.ensure_parents(path, layer);
+            let mut v = Version::new(kind, layer, 0);
+            v.mode = e.mode;
+            v.uid = e.uid;
+            v.gid = e.gid;
+            match kind {
+                Kind::File => {
+                    v.size = e.size;
+                    v.extra = self.tree.new_inode(e.size, layer);
+                }
+                Kind::HardLink => {
+                    // Take the reference before the old path is hidden: a link to itself must
+                    // not turn its own bytes into waste.
+                    let target = self
+                        .tree
+                        .lookup(entries.bytes(e.link))
+                        .and_then(|t| self.tree.visible(t))
+                        .and_then(|t| self.tree.inode_of(t).map(|(i, _)| i));
+                    let inode = match target {
+                        Some(i) => {
+                            self.tree.inode_mut(i).refs += 1;
+                            i
+                        }
+                        None => {
+                            missing_links += 1;
+                            self.tree.new_inode(0, layer)
+                        }
+                    };
+                    v.size = self.tree.inodes()[inode as usize].size;
+                    v.extra = inode;
+                }
+                Kind::Symlink => v.extra = self.tree.intern(entries.bytes(e.link)),
+                _ => {}
+            }
+            self.place(node, v);
+        }
+        if missing_links > 0 {
+            self.notes.push(format!(
+                "step {layer}: {missing_links} hard link(s) point at no earlier file (counted as empty files)"
+            ));
+        }
+        self.classify(layer)
+    }
+
+    /// Walks (and creates) the parents of `path`, making each a visible directory at `layer`.
+    /// Returns the node for `path` itself.
+    fn ensure_parents(&mut self, path: &[u8], layer: u16) -> NodeId {
+        let parent_len = path.iter().rposition(|b| *b == b'/').unwrap_or(0);
+        let parent = &path[..parent_len];
+        // Reuse the longest cached prefix of whole components.
+        let mut keep = 0;
+        for (end, _) in &self.cache {
+            let end = *end;
+            if end <= parent.len()
+                && parent[..end] == self.cache_path[..end]
+                && (end == parent.len() || parent[end] == b'/')
+            {
+                keep += 1;
+            } else {
+                break;
+            }
+        }
+        self.cache.truncate(keep);
+        let (mut node, mut pos) = self.cache.last().map_or((ROOT, 0), |(e, n)| (*n, *e));
+        self.cache_path.truncate(pos);
+        while pos < parent.len() {
+            let start = if pos == 0 { 0 } else { pos + 1 };
+            let end = parent[start..]
+                .iter()
+                .position(|b| *b == b'/')
+                .map_or(parent.len(), |i| start + i);
+            node = self.tree.child_or_insert(node, &parent[start..end]);
+            match self.tree.visible(node).map(|v| v.kind) {
+                Some(Kind::Dir) => {}
+                other => {
+                    if other.is_some() {
+                        self.hide(node, layer, Cause::Overwritten);
+                    }
+                    let mut d = Version::new(Kind::Dir, layer, 0);
+                    d.mode = 0o755;
+                    d.implicit = true;
+                    self.set(node, d);
+                }
+            }
+            self.cache_path.truncate(pos);
+            self.cache_path.extend_from_slice(&parent[pos..end]);
+            self.cache.push((end, node));
+            pos = end;
+        }
+        let name = &path[if parent_len == 0 { 0 } else { parent_len + 1 }..];
+        self.tree.child_or_insert(node, name)
+    }
+
+    /// Puts a new version at `node`, hiding what it replaces.
+    fn place(&mut self, node: NodeId, v: Version) {
+        let cur = self.tree.visible(node).copied();
+        match cur {
+            Some(c) if c.kind == Kind::Dir && v.kind == Kind::Dir => {
+                // Attributes only: keep the directory and its children.
+                let mut d = v;
+                d.implicit = false;
+                self.set(node, d);
+            }
+            Some(c) => {
+                if c.kind == Kind::Dir {
+                    // A directory replaced by a non-directory: cached parents may be gone.
+                    self.cache.clear();
+                    self.cache_path.clear();
+                }
+                self.hide(node, v.layer, Cause::Overwritten);
+                self.set(node, v);
+            }
+            None => self.set(node, v),
+        }
+    }
+
+    fn set(&mut self, node: NodeId, v: Version) {
+        if self.tree.set_version(node, v) {
+            self.touched.push(node);
+        }
+    }
+
+    /// Hides a visible node and everything below it, turning bytes that lose their last visible
+    /// path into waste. Iterative: directory chains may be thousands of levels deep.
+    fn hide(&mut self, node: NodeId, layer: u16, cause: Cause) {
+        self.stack.clear();
+        self.stack.push(node);
+        while let Some(n) = self.stack.pop() {
+            let Some(cur) = self.tree.visible(n).copied() else {
+                continue;
+            };
+            if n == ROOT {
+                continue;
+            }
+            if cur.kind == Kind::Dir {
+                let mut c = self.tree.node(n).first_child;
+                while c != NONE {
+                    self.stack.push(c);
+                    c = self.tree.node(c).next_sibling;
+                }
+            }
+            if let Some((i, _)) = self.tree.inode_of(&cur) {
+                let inode = self.tree.inode_mut(i);
+                inode.refs -= 1;
+                if inode.refs == 0 && inode.size > 0 {
+                    let (bytes, stored) = (inode.size, inode.layer);
+                    self.waste.push(Waste {
+                        node: n,
+                        bytes,
+                        layer: stored,
+                        hidden_by: layer,
+                        cause,
+                    });
+                }
+            }
+            self.set(n, Version::new(Kind::Removed, layer, cause as u32));
+        }
+    }
+
+    /// Sorts the nodes this layer touched into added, modified and removed.
+    fn classify(&mut self, layer: u16) -> Changes {
+        let mut ch = Changes::default();
+        for &n in &self.touched {
+            let Some((before, after)) = self.tree.change_at(n, layer) else {
+                continue;
+            };
+            let before = before.filter(|b| b.is_present());
+            match (before, after.is_present()) {
+                (None, true) => {
+                    ch.added += 1;
+                    ch.added_bytes += after.stored_bytes();
+                }
+                (Some(b), true) => {
+                    if !(b.kind == Kind::Dir && after.kind == Kind::Dir) {
+                        ch.modified += 1;
+                        ch.modified_bytes += after.stored_bytes();
+                    }
+                }
+                (Some(b), false) => {
+                    ch.removed += 1;
+                    ch.removed_bytes += b.stored_bytes();
+                }
+                (None, false) => {}
+            }
+        }
+        ch
+    }
+
+    /// (stored, visible, wasted) bytes of everything merged so far.
+    pub fn totals(&self) -> (u64, u64, u64) {
+        let stored = self.tree.inodes().iter().map(|i| i.size).sum();
+        let visible = self
+            .tree
+            .inodes()
+            .iter()
+            .filter(|i| i.refs > 0)
+            .map(|i| i.size)
+            .sum();
+        let wasted = self.waste.iter().map(|w| w.bytes).sum();
+        (stored, visible, wasted)
+    }
+}

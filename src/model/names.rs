@@ -1,0 +1,96 @@
+//! Interned byte strings (path components and link targets).
+//!
+//! Every distinct name is stored once in one growing buffer and addressed by a `NameId`.
+//! Names are bytes, not `str`: tar paths need not be UTF-8. No per-name heap allocation.
+
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+/// Index of an interned name.
+pub type NameId = u32;
+
+/// An append-only interner over one byte buffer.
+#[derive(Default)]
+pub struct Names {
+    buf: Vec<u8>,
+    spans: Vec<(u64, u32)>,
+    table: HashTable<NameId>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl Names {
+    /// Returns the id of `name`, adding it when new.
+    pub fn intern(&mut self, name: &[u8]) -> NameId {
+        if let Some(id) = self.find(name) {
+            return id;
+        }
+        let hash = self.hasher.hash_one(name);
+        let id = self.spans.len() as NameId;
+        self.spans.push((self.buf.len() as u64, name.len() as u32));
+        self.buf.extend_from_slice(name);
+        let (buf, spans, hasher) = (&self.buf, &self.spans, &self.hasher);
+        self.table.insert_unique(hash, id, |id| {
+            let (off, len) = spans[*id as usize];
+            hasher.hash_one(&buf[off as usize..off as usize + len as usize])
+        });
+        id
+    }
+
+    /// The id of `name` if it was interned, without adding it.
+    pub fn find(&self, name: &[u8]) -> Option<NameId> {
+        let hash = self.hasher.hash_one(name);
+        self.table.find(hash, |id| self.get(*id) == name).copied()
+    }
+
+    /// The bytes of an interned name.
+    pub fn get(&self, id: NameId) -> &[u8] {
+        let (off, len) = self.spans[id as usize];
+        &self.buf[off as usize..off as usize + len as usize]
+    }
+
+    /// Number of distinct names.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when nothing was interned.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Heap bytes held (for memory accounting in benchmarks).
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.capacity() + self.spans.capacity() * 16 + self.table.capacity() * 5
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_is_stable_and_deduplicated() {
+        let mut n = Names::default();
+        let a = n.intern(b"usr");
+        let b = n.intern(b"bin");
+        assert_eq!(n.intern(b"usr"), a);
+        assert_ne!(a, b);
+        assert_eq!(n.get(b), b"bin");
+        assert_eq!(n.intern(b""), 2);
+        assert_eq!(n.get(2), b"");
+        assert_eq!(n.intern(b"\xff\x1b"), 3);
+        assert_eq!(n.len(), 4);
+    }
+
+    #[test]
+    fn many_names_survive_rehashing() {
+        let mut n = Names::default();
+        let ids: Vec<_> = (0..10_000)
+            .map(|i| n.intern(format!("f{i}").as_bytes()))
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(n.get(*id), format!("f{i}").as_bytes());
+            assert_eq!(n.intern(format!("f{i}").as_bytes()), *id);
+        }
+    }
+}
