@@ -4,6 +4,8 @@
 //! never keeps a file body: bodies are skipped (read past, or seeked over when the input can).
 //! Nothing here knows where the bytes come from; progress goes to a shared counter.
 
+mod fields;
+
 use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
 use std::borrow::Cow;
 use std::fmt;
@@ -321,17 +323,7 @@ where
             }
             _ => Cow::Borrowed(&[]),
         };
-        let mode = header.mode().unwrap_or(0);
-        let uid = header
-            .uid()
-            .ok()
-            .and_then(|u| u32::try_from(u).ok())
-            .unwrap_or(u32::MAX);
-        let gid = header
-            .gid()
-            .ok()
-            .and_then(|g| u32::try_from(g).ok())
-            .unwrap_or(u32::MAX);
+        let (mode, uid, gid) = fields::mode_uid_gid(header);
         out.push(kind, path, &link, size, mode, uid, gid)
             .ok_or(IndexError::TooManyNames)?;
     }
