@@ -5,6 +5,7 @@
 //! Nothing here knows where the bytes come from; progress goes to a shared counter.
 
 mod fields;
+mod seekbuf;
 
 use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
 use std::borrow::Cow;
@@ -211,7 +212,7 @@ pub fn index_seekable<R: Read + Seek>(
     input.seek(SeekFrom::Start(0))?;
     let mut out = walk(
         SeekCounted {
-            inner: input,
+            inner: seekbuf::SeekBuf::new(input, 0),
             progress,
         },
         limits,
