@@ -163,6 +163,9 @@ pub struct Indexed {
     pub compression: Compression,
 }
 
+/// Read buffer for decoded (gzip, zstd) layer bytes.
+const DECODED_BUF: usize = 256 << 10;
+
 /// Indexes a layer from a stream. `claimed` is what the media type says; the magic bytes decide,
 /// and a disagreement becomes a note.
 pub fn index_stream<R: Read>(
@@ -179,13 +182,22 @@ pub fn index_stream<R: Read>(
         progress,
     };
     let mut out = match compression.0 {
+        // Decoded bytes go through a large buffer: the tar reader asks for 512-byte headers.
         Compression::Gzip => walk(
-            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
+            BufReader::with_capacity(
+                DECODED_BUF,
+                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
+            ),
             limits,
             progress,
             false,
         )?,
-        Compression::Zstd => walk(zstd::stream::read::Decoder::new(raw)?, limits, progress, false)?,
+        Compression::Zstd => walk(
+            BufReader::with_capacity(DECODED_BUF, zstd::stream::read::Decoder::new(raw)?),
+            limits,
+            progress,
+            false,
+        )?,
         Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress, false)?,
     };
     out.notes.extend(compression.1);
