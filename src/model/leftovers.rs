@@ -204,10 +204,18 @@ impl Comp {
     }
 }
 
-fn compiled() -> &'static [Compiled] {
-    static RULES_COMPILED: std::sync::OnceLock<Vec<Compiled>> = std::sync::OnceLock::new();
-    RULES_COMPILED.get_or_init(|| {
-        RULES
+/// The rule table, prepared: every rule, and for quick rejection the rules by the literal last
+/// component of their pattern (plus those whose last component is a wildcard).
+struct Matcher {
+    rules: Vec<Compiled>,
+    by_last: HashMap<&'static [u8], Vec<usize>>,
+    wild_last: Vec<usize>,
+}
+
+fn matcher() -> &'static Matcher {
+    static MATCHER: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
+    MATCHER.get_or_init(|| {
+        let rules: Vec<Compiled> = RULES
             .iter()
             .map(|r| {
                 let (anywhere, pat) = match r.pattern.split_first() {
@@ -223,25 +231,54 @@ fn compiled() -> &'static [Compiled] {
                     .collect();
                 Compiled { anywhere, comps }
             })
-            .collect()
+            .collect();
+        let mut by_last: HashMap<&'static [u8], Vec<usize>> = HashMap::new();
+        let mut wild_last = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            match r.comps.last() {
+                Some(Comp::Literal(l)) => by_last.entry(*l).or_default().push(i),
+                _ => wild_last.push(i),
+            }
+        }
+        Matcher {
+            rules,
+            by_last,
+            wild_last,
+        }
     })
 }
 
-/// The first rule whose pattern ends exactly at the last of `comps` (the path from the root).
-pub fn match_rule(comps: &[&[u8]]) -> Option<usize> {
-    let n = comps.len();
-    compiled().iter().position(|r| {
-        let k = r.comps.len();
-        if n < k || (!r.anywhere && n != k) {
+impl Compiled {
+    fn matches(&self, comps: &[&[u8]]) -> bool {
+        let (n, k) = (comps.len(), self.comps.len());
+        if n < k || (!self.anywhere && n != k) {
             return false;
         }
-        // Last component first: it rejects almost every path at once.
-        r.comps
+        self.comps
             .iter()
             .zip(&comps[n - k..])
             .rev()
             .all(|(p, c)| p.matches(c))
-    })
+    }
+}
+
+/// The first rule whose pattern ends exactly at the last of `comps` (the path from the root).
+pub fn match_rule(comps: &[&[u8]]) -> Option<usize> {
+    let m = matcher();
+    let last = comps.last()?;
+    // Only rules ending in this very name, or in a wildcard, can match; both lists are in
+    // table order, so the first hit of each is that list's best.
+    let literal = m
+        .by_last
+        .get(*last)
+        .and_then(|rs| rs.iter().copied().find(|r| m.rules[*r].matches(comps)));
+    let wild = m
+        .wild_last
+        .iter()
+        .copied()
+        .take_while(|r| literal.is_none_or(|l| *r < l))
+        .find(|r| m.rules[*r].matches(comps));
+    wild.or(literal)
 }
 
 /// [`rule_covering`] for many nodes: each directory's answer is worked out once and kept, so
@@ -510,6 +547,52 @@ mod tests {
         let ids: Vec<NodeId> = (0..m.tree.len() as NodeId).collect();
         for n in ids.iter().chain(ids.iter().rev()) {
             assert_eq!(cov.of(*n), rule_covering(&m.tree, *n), "node {n}");
+        }
+    }
+
+    /// The prepared matcher gives the plain table scan's answer on every path made of pattern
+    /// components and other names, at every depth up to 6.
+    #[test]
+    fn prepared_matcher_agrees_with_a_plain_scan() {
+        fn plain(comps: &[&[u8]]) -> Option<usize> {
+            RULES.iter().position(|r| {
+                let (anywhere, pat) = match r.pattern.split_first() {
+                    Some((&"**", rest)) => (true, rest),
+                    _ => (false, r.pattern),
+                };
+                if comps.len() < pat.len() || (!anywhere && comps.len() != pat.len()) {
+                    return false;
+                }
+                let tail = &comps[comps.len() - pat.len()..];
+                pat.iter().zip(tail).all(|(p, c)| comp_matches(p, c))
+            })
+        }
+        let mut words: Vec<&[u8]> = vec![
+            b"x",
+            b"gcc",
+            b"llvm-15",
+            b"x86_64-gcc-12",
+            b"clang++",
+            b"g++-9",
+            b"home",
+        ];
+        for r in RULES {
+            for p in r.pattern.iter().filter(|p| **p != "**" && !p.contains('*')) {
+                words.push(p.as_bytes());
+            }
+        }
+        words.sort();
+        words.dedup();
+        let mut seed = 1u64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let depth = 1 + (seed % 6) as usize;
+            let comps: Vec<&[u8]> = (0..depth)
+                .map(|i| words[((seed >> (8 + 5 * i)) % words.len() as u64) as usize])
+                .collect();
+            assert_eq!(match_rule(&comps), plain(&comps), "{comps:?}");
         }
     }
 }
