@@ -384,7 +384,7 @@ pub fn pair_text(c: &Comparison, d: &PairDiff, opts: Options, out: &mut String) 
         escape(a.label.as_bytes()),
         escape(b.label.as_bytes())
     );
-    let _ = writeln!(out, "  {}", explain(c, d));
+    out.push_str(&wrap(&explain(c, d), 100, "  "));
     if d.dirs.is_empty() {
         let _ = writeln!(out, "\n  Paths: no file was added, removed or resized");
     } else {
@@ -394,7 +394,7 @@ pub fn pair_text(c: &Comparison, d: &PairDiff, opts: Options, out: &mut String) 
         });
         section(
             out,
-            "Directories (rows do not overlap and add up to the visible change; `dir/` holds all below it, `dir/*` only its own files)",
+            "Directories (rows add up to the visible change; `dir/`: all below it, `dir/*`: its own files)",
             d.dirs.len(),
             rows,
             opts.top,
@@ -453,6 +453,43 @@ pub fn pair_text(c: &Comparison, d: &PairDiff, opts: Options, out: &mut String) 
         }
         more(out, d.instructions.len(), opts.top);
     }
+}
+
+/// Word-wraps `text` to `width` columns, each line starting with `indent` and ending with a
+/// newline. A word longer than the width gets a line of its own.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from(indent);
+    // A unit stays with its number (`80 kB`, `50 B,`).
+    let mut words: Vec<String> = Vec::new();
+    for w in text.split(' ').filter(|w| !w.is_empty()) {
+        let unit = matches!(
+            w.trim_end_matches([',', '.', ')', ';', ':']),
+            "B" | "kB" | "MB" | "GB" | "TB" | "PB" | "EB"
+        );
+        match words.last_mut() {
+            Some(last) if unit => {
+                last.push(' ');
+                last.push_str(w);
+            }
+            _ => words.push(w.to_string()),
+        }
+    }
+    for word in &words {
+        let len = line.chars().count();
+        if len > indent.len() && len + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(indent);
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
 }
 
 /// One titled list of `CHANGE BEFORE AFTER DELTA PATH` rows, the first `top` of `total`.
@@ -810,7 +847,8 @@ pub fn render_ci(c: &Comparison, first_to_last: &PairDiff, outcome: &CiOutcome) 
             outcome.rules.len()
         );
     }
-    let _ = writeln!(out, "\n{}", explain(c, first_to_last));
+    out.push('\n');
+    out.push_str(&wrap(&explain(c, first_to_last), 100, ""));
     out
 }
 

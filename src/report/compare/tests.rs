@@ -155,13 +155,22 @@ fn growth_gate() {
     let d = crate::model::compare::diff(&c, &a[0], &a[2], 0, 2);
     let text = render_ci(&c, &d, &evaluate(&c, Growth::Percent(5.0)));
     assert!(text.starts_with(
-        "dsize CI: compare my-app:v1 -> my-app:v3\n  PASS  max-growth      stored shrank 226,250 B (-38.69 %) from my-app:v1 to my-app:v3; limit at most +5.00 % (--max-growth)\nResult: PASS (1 rule checked)\n\nmy-app:v3 is 226.25 kB (226,250 B) smaller than my-app:v1"
+        "dsize CI: compare my-app:v1 -> my-app:v3\n  PASS  max-growth      stored shrank 226,250 B (-38.69 %) from my-app:v1 to my-app:v3; limit at most +5.00 % (--max-growth)\nResult: PASS (1 rule checked)\n\nmy-app:v3 is 226.25 kB (226,250 B) smaller than my-app:v1: 226,250 B fewer visible bytes. Gone: apt\nlists (80 kB)"
     ), "{text}");
     assert_eq!(parse_growth("5%"), Ok(Growth::Percent(5.0)));
     assert_eq!(parse_growth("20MB"), Ok(Growth::Bytes(20_000_000)));
     assert_eq!(parse_growth("20MiB"), Ok(Growth::Bytes(20 * 1024 * 1024)));
     assert!(parse_growth("lots").is_err());
     assert!(parse_growth("200%").is_err());
+}
+
+#[test]
+fn wrapping() {
+    assert_eq!(wrap("aa bb cc", 5, ""), "aa bb\ncc\n");
+    assert_eq!(wrap("aa bb cc", 6, "  "), "  aa\n  bb\n  cc\n");
+    assert_eq!(wrap("averylongword b", 4, ""), "averylongword\nb\n");
+    assert_eq!(wrap("", 4, "  "), "  \n");
+    assert_eq!(wrap("is 50 B, and 80 kB.", 6, ""), "is\n50 B,\nand\n80 kB.\n");
 }
 
 #[test]
