@@ -325,3 +325,31 @@ fn example_images_in_assets() {
     );
     assert_eq!(r.images[2].vs_first.as_ref().unwrap().leftover_bytes, -220_429);
 }
+
+/// The README's examples are real output: rerun them and compare.
+#[test]
+fn readme_examples_are_real_output() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(Path::new(root).join("README.md")).unwrap();
+    let section = &readme[readme.find("## Comparing versions").unwrap()..];
+    for command in [
+        "dsize compare assets/my-app-v1.tar assets/my-app-v2.tar assets/my-app-v3.tar --top 3",
+        "dsize compare assets/my-app-v1.tar assets/my-app-v3.tar --ci --max-growth 5%",
+    ] {
+        let args: Vec<&str> = command.split(' ').skip(1).collect();
+        let o = Command::new(env!("CARGO_BIN_EXE_dsize"))
+            .args(&args)
+            .arg("--no-progress")
+            .current_dir(root)
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        let first = out.lines().next().unwrap();
+        let start = section
+            .find(&format!("```text\n{first}\n"))
+            .unwrap_or_else(|| panic!("the README shows the output of `{command}`"))
+            + "```text\n".len();
+        let len = section[start..].find("\n```").unwrap() + 1;
+        assert_eq!(&section[start..start + len], out, "README output of `{command}`");
+    }
+}
