@@ -501,20 +501,29 @@ pub fn read_stream(
     let mut resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(ctx, e))?;
     resolved.meta.format = describe(&meta, compressed);
     sink.meta(&resolved.meta);
-    for (d, l) in resolved.layers.iter().enumerate() {
-        let mut key = l.key.clone();
-        for _ in 0..8 {
-            match links.get(&key) {
-                Some(t) => key = t.clone(),
-                None => break,
+    // Follow symlinks (legacy saves store a repeated layer as a link to the first copy).
+    let keys: Vec<String> = resolved
+        .layers
+        .iter()
+        .map(|l| {
+            let mut key = l.key.clone();
+            for _ in 0..8 {
+                match links.get(&key) {
+                    Some(t) => key = t.clone(),
+                    None => break,
+                }
             }
-        }
+            key
+        })
+        .collect();
+    for (d, l) in resolved.layers.iter().enumerate() {
+        let key = &keys[d];
         // A layer used twice is handed out twice; the last use takes it.
-        let last_use = !resolved.layers[d + 1..].iter().any(|o| o.key == l.key);
+        let last_use = !keys[d + 1..].contains(key);
         let (r, size) = if last_use {
-            results.remove(&key)
+            results.remove(key)
         } else {
-            results.get(&key).map(|(r, s)| (clone_result(r), *s))
+            results.get(key).map(|(r, s)| (clone_result(r), *s))
         }
         .ok_or_else(|| {
             Error::new(
