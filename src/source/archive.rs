@@ -14,6 +14,7 @@
 use super::layout::{LayerRef, MetaStore, Platform, Resolved, resolve};
 use super::{Error, Sink};
 use crate::index::{self, Compression, IndexError, Indexed, Limits, Magic, Progress, SNIFF_LEN};
+use crate::model::LayerEntries;
 use crate::model::entries::normalize_path;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::HashMap;
@@ -207,8 +208,12 @@ pub fn read_file(
     let resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(&ctx, e))?;
     // Map every layer to a byte range (following legacy symlinks), deduplicated.
     let mut ranges: Vec<(u64, u64)> = Vec::new();
-    let mut which: Vec<usize> = Vec::new();
+    let mut which: Vec<Option<usize>> = Vec::new();
     for l in &resolved.layers {
+        if l.absent {
+            which.push(None);
+            continue;
+        }
         let (offset, size) = follow(&members, &l.key).ok_or_else(|| {
             Error::new(
                 &ctx,
@@ -225,7 +230,7 @@ pub fn read_file(
                 ranges.push((offset, size));
                 ranges.len() - 1
             });
-        which.push(i);
+        which.push(Some(i));
     }
     let mut resolved = resolved;
     let compressed = resolved
@@ -267,11 +272,12 @@ impl MetaStore for FileStore<'_> {
 }
 
 /// Indexes the distinct layers `0..distinct` on worker threads and feeds the sink in the
-/// calling thread as results arrive. `which[diff_index]` names the distinct layer.
+/// calling thread as results arrive. `which[diff_index]` names the distinct layer (`None`: an
+/// absent foreign layer, handed out empty).
 fn index_parallel<F>(
     ctx: &str,
     resolved: &Resolved,
-    which: &[usize],
+    which: &[Option<usize>],
     distinct: usize,
     opts: &ReadOptions,
     sink: &mut dyn Sink,
@@ -282,7 +288,7 @@ where
 {
     sink.meta(&resolved.meta);
     let first_ref: Vec<&LayerRef> = (0..distinct)
-        .map(|d| &resolved.layers[which.iter().position(|w| *w == d).unwrap_or(0)])
+        .map(|d| &resolved.layers[which.iter().position(|w| *w == Some(d)).unwrap_or(0)])
         .collect();
     let next = AtomicUsize::new(0);
     let (tx, rx) = bounded::<(usize, Outcome)>(distinct.max(1));
@@ -316,14 +322,17 @@ where
 fn deliver(
     ctx: &str,
     resolved: &Resolved,
-    which: &[usize],
+    which: &[Option<usize>],
     distinct: usize,
     rx: Receiver<(usize, Outcome)>,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
+    for (d, _) in which.iter().enumerate().filter(|(_, w)| w.is_none()) {
+        sink.layer(d, LayerEntries::default(), None);
+    }
     let mut got = 0;
     for (i, r) in rx {
-        let users: Vec<usize> = (0..which.len()).filter(|d| which[*d] == i).collect();
+        let users: Vec<usize> = (0..which.len()).filter(|d| which[*d] == Some(i)).collect();
         let key = &resolved.layers[users[0]].key;
         let (ix, blob) = r.map_err(|e| layer_error(ctx, users[0], key, e))?;
         let compressed = (ix.compression != Compression::None).then_some(blob);
@@ -371,11 +380,15 @@ pub fn read_dir(
     let mut keys: Vec<String> = Vec::new();
     let mut which = Vec::new();
     for l in &resolved.layers {
+        if l.absent {
+            which.push(None);
+            continue;
+        }
         let i = keys.iter().position(|k| *k == l.key).unwrap_or_else(|| {
             keys.push(l.key.clone());
             keys.len() - 1
         });
-        which.push(i);
+        which.push(Some(i));
     }
     for k in &keys {
         if !dir.join(k).is_file() {
@@ -501,20 +514,33 @@ pub fn read_stream(
     let mut resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(ctx, e))?;
     resolved.meta.format = describe(&meta, compressed);
     sink.meta(&resolved.meta);
-    for (d, l) in resolved.layers.iter().enumerate() {
-        let mut key = l.key.clone();
-        for _ in 0..8 {
-            match links.get(&key) {
-                Some(t) => key = t.clone(),
-                None => break,
+    // Follow symlinks (legacy saves store a repeated layer as a link to the first copy).
+    let keys: Vec<String> = resolved
+        .layers
+        .iter()
+        .map(|l| {
+            let mut key = l.key.clone();
+            for _ in 0..8 {
+                match links.get(&key) {
+                    Some(t) => key = t.clone(),
+                    None => break,
+                }
             }
+            key
+        })
+        .collect();
+    for (d, l) in resolved.layers.iter().enumerate() {
+        if l.absent {
+            sink.layer(d, LayerEntries::default(), None);
+            continue;
         }
+        let key = &keys[d];
         // A layer used twice is handed out twice; the last use takes it.
-        let last_use = !resolved.layers[d + 1..].iter().any(|o| o.key == l.key);
+        let last_use = !keys[d + 1..].contains(key);
         let (r, size) = if last_use {
-            results.remove(&key)
+            results.remove(key)
         } else {
-            results.get(&key).map(|(r, s)| (clone_result(r), *s))
+            results.get(key).map(|(r, s)| (clone_result(r), *s))
         }
         .ok_or_else(|| {
             Error::new(
