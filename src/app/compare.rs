@@ -78,7 +78,8 @@ fn analyse_all(config: &CompareConfig) -> Result<Vec<Analysis>, String> {
     let show = config.progress && io::stderr().is_terminal();
     let ticker = show.then(|| ProgressLine::start(Arc::clone(&total)));
     let finished = AtomicBool::new(false);
-    let results: Vec<Result<Analysis, String>> = std::thread::scope(|s| {
+    // Err(None): cancelled because another image failed.
+    let results: Vec<Result<Analysis, Option<String>>> = std::thread::scope(|s| {
         let (options, progress, total, finished) = (&options, &progress, &total, &finished);
         let workers: Vec<_> = config
             .images
@@ -116,15 +117,14 @@ fn analyse_all(config: &CompareConfig) -> Result<Vec<Analysis>, String> {
         let results = workers
             .into_iter()
             .map(|w| match w.join() {
-                Ok(r) => r.map_err(|e| (e.is_cancelled(), e.to_string())),
-                Err(_) => Err((false, "an indexing thread panicked".to_string())),
+                Ok(Ok(a)) => Ok(a),
+                Ok(Err(e)) if e.is_cancelled() => Err(None),
+                Ok(Err(e)) => Err(Some(e.to_string())),
+                Err(_) => Err(Some("an indexing thread panicked".to_string())),
             })
-            .collect::<Vec<_>>();
+            .collect();
         finished.store(true, Ordering::Relaxed);
         results
-            .into_iter()
-            .map(|r| r.map_err(|(cancelled, e)| if cancelled { String::new() } else { e }))
-            .collect()
     });
     drop(ticker);
     let mut out = Vec::with_capacity(n);
@@ -132,10 +132,7 @@ fn analyse_all(config: &CompareConfig) -> Result<Vec<Analysis>, String> {
     for r in results {
         match r {
             Ok(a) => out.push(a),
-            Err(e) if !e.is_empty() => {
-                first_error.get_or_insert(e);
-            }
-            Err(_) => {}
+            Err(e) => first_error = first_error.or(e),
         }
     }
     match first_error {

@@ -363,7 +363,11 @@ fn present_categories(c: &Comparison) -> Vec<&'static str> {
 
 fn more(out: &mut String, total: usize, shown: usize) {
     if total > shown {
-        let _ = writeln!(out, "      … and {} more (see --json)", total - shown);
+        let _ = writeln!(
+            out,
+            "      … and {} more (see --json)",
+            exact((total - shown) as u64)
+        );
     }
 }
 
