@@ -598,7 +598,7 @@ fn check_announced(announced: &ImageMeta, got: &ImageMeta) -> Result<(), String>
         return Ok(());
     }
     Err(format!(
-        "the exported image has {} layers that differ from the {} the daemon reported on inspect (did the tag move while dsize read it? run again)",
+        "the stream's image is not the one announced: its {} layer(s) are not the {} the daemon reported on inspect (did the tag move while dsize read it? run again)",
         have.len(),
         want.len()
     ))

@@ -127,14 +127,21 @@ pub fn read(
     }
     let failure = pumped.failure.lock().ok().and_then(|mut f| f.take());
     match (result, failure) {
-        (Err(_), Some(f)) => Err(Error::new(
-            name,
-            format!(
-                "{f} (after {} of the export from {})",
-                humansize::format_size(pumped.received.load(Ordering::Relaxed), humansize::DECIMAL),
-                daemon.endpoint.address
-            ),
-        )),
+        (Err(_), Some(f)) => {
+            let received = pumped.received.load(Ordering::Relaxed);
+            let after = if received == 0 {
+                String::new()
+            } else {
+                format!(
+                    "after {} of ",
+                    humansize::format_size(received, humansize::DECIMAL)
+                )
+            };
+            Err(Error::new(
+                name,
+                format!("{f} ({after}the export from {})", daemon.endpoint.address),
+            ))
+        }
         (r, _) => r,
     }
 }
@@ -247,7 +254,7 @@ fn no_daemon(plan: &Plan, tried: &[(Endpoint, Failure)], timeout: Duration) -> S
             timeout.as_secs_f64()
         ),
         Failure::Broken(why) => format!(
-            "the {what} at {} ({}) gave an answer dsize cannot use: {why}",
+            "the {what} at {} ({}) gave an answer dsize cannot use (is it an Engine API?): {why}",
             first.address, first.origin
         ),
         Failure::Absent(why) => format!(
