@@ -343,3 +343,60 @@ impl Sink for Null {
     fn meta(&mut self, _: &ImageMeta) {}
     fn layer(&mut self, _: usize, _: LayerEntries, _: Option<u64>) {}
 }
+
+/// The archive minus one member.
+fn without(bytes: &[u8], member: &str) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    let mut ar = tar::Archive::new(Cursor::new(bytes));
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_string_lossy() == member {
+            continue;
+        }
+        let h = e.header().clone();
+        out.append(&h, &mut e).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+#[test]
+fn absent_foreign_layer_is_noted_not_fatal() {
+    let img = image()
+        .step(
+            "ADD windows-base",
+            layer().file("Windows/System32/big.dll", 1_000),
+        )
+        .step("RUN app", layer().file("app/x", 5))
+        .compression(Compression::Gzip)
+        .media_type_override(0, "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip");
+    let bytes = img.archive(Shape::OciArchive);
+    let digest = first_layer_blob(&bytes);
+    let bytes = without(&bytes, &digest);
+    for stream in [false, true] {
+        let a = analyse_bytes(&bytes, stream);
+        assert_eq!(a.totals.stored_bytes, 5, "stream={stream}");
+        assert!(
+            a.notes.iter().any(|n| n.contains("foreign layer")),
+            "{:?}",
+            a.notes
+        );
+    }
+}
+
+/// The archive path of the first layer blob named by the image manifest.
+fn first_layer_blob(bytes: &[u8]) -> String {
+    let mut files = std::collections::HashMap::new();
+    for e in tar::Archive::new(Cursor::new(bytes)).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+        files.insert(name, body);
+    }
+    let blob = |d: &str| files[&format!("blobs/sha256/{}", d.trim_start_matches("sha256:"))].clone();
+    let index: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    let d = manifest["layers"][0]["digest"].as_str().unwrap();
+    format!("blobs/sha256/{}", d.trim_start_matches("sha256:"))
+}

@@ -14,8 +14,8 @@
 use super::layout::{LayerRef, MetaStore, Platform, Resolved, resolve};
 use super::{Error, Sink};
 use crate::index::{self, Compression, IndexError, Indexed, Limits, Magic, Progress, SNIFF_LEN};
-use crate::model::ImageMeta;
 use crate::model::entries::normalize_path;
+use crate::model::{ImageMeta, LayerEntries};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::HashMap;
 use std::fs::File;
@@ -208,8 +208,12 @@ pub fn read_file(
     let resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(&ctx, e))?;
     // Map every layer to a byte range (following legacy symlinks), deduplicated.
     let mut ranges: Vec<(u64, u64)> = Vec::new();
-    let mut which: Vec<usize> = Vec::new();
+    let mut which: Vec<Option<usize>> = Vec::new();
     for l in &resolved.layers {
+        if l.absent {
+            which.push(None);
+            continue;
+        }
         let (offset, size) = follow(&members, &l.key).ok_or_else(|| {
             Error::new(
                 &ctx,
@@ -226,7 +230,7 @@ pub fn read_file(
                 ranges.push((offset, size));
                 ranges.len() - 1
             });
-        which.push(i);
+        which.push(Some(i));
     }
     let mut resolved = resolved;
     let compressed = resolved
@@ -268,11 +272,12 @@ impl MetaStore for FileStore<'_> {
 }
 
 /// Indexes the distinct layers `0..distinct` on worker threads and feeds the sink in the
-/// calling thread as results arrive. `which[diff_index]` names the distinct layer.
+/// calling thread as results arrive. `which[diff_index]` names the distinct layer (`None`: an
+/// absent foreign layer, handed out empty).
 fn index_parallel<F>(
     ctx: &str,
     resolved: &Resolved,
-    which: &[usize],
+    which: &[Option<usize>],
     distinct: usize,
     opts: &ReadOptions,
     sink: &mut dyn Sink,
@@ -283,7 +288,7 @@ where
 {
     sink.meta(&resolved.meta);
     let first_ref: Vec<&LayerRef> = (0..distinct)
-        .map(|d| &resolved.layers[which.iter().position(|w| *w == d).unwrap_or(0)])
+        .map(|d| &resolved.layers[which.iter().position(|w| *w == Some(d)).unwrap_or(0)])
         .collect();
     let next = AtomicUsize::new(0);
     let (tx, rx) = bounded::<(usize, Outcome)>(distinct.max(1));
@@ -317,14 +322,17 @@ where
 fn deliver(
     ctx: &str,
     resolved: &Resolved,
-    which: &[usize],
+    which: &[Option<usize>],
     distinct: usize,
     rx: Receiver<(usize, Outcome)>,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
+    for (d, _) in which.iter().enumerate().filter(|(_, w)| w.is_none()) {
+        sink.layer(d, LayerEntries::default(), None);
+    }
     let mut got = 0;
     for (i, r) in rx {
-        let users: Vec<usize> = (0..which.len()).filter(|d| which[*d] == i).collect();
+        let users: Vec<usize> = (0..which.len()).filter(|d| which[*d] == Some(i)).collect();
         let key = &resolved.layers[users[0]].key;
         let (ix, blob) = r.map_err(|e| layer_error(ctx, users[0], key, e))?;
         let compressed = (ix.compression != Compression::None).then_some(blob);
@@ -372,11 +380,15 @@ pub fn read_dir(
     let mut keys: Vec<String> = Vec::new();
     let mut which = Vec::new();
     for l in &resolved.layers {
+        if l.absent {
+            which.push(None);
+            continue;
+        }
         let i = keys.iter().position(|k| *k == l.key).unwrap_or_else(|| {
             keys.push(l.key.clone());
             keys.len() - 1
         });
-        which.push(i);
+        which.push(Some(i));
     }
     for k in &keys {
         if !dir.join(k).is_file() {
@@ -555,6 +567,10 @@ pub fn read_stream_announced(
         })
         .collect();
     for (d, l) in resolved.layers.iter().enumerate() {
+        if l.absent {
+            sink.layer(d, LayerEntries::default(), None);
+            continue;
+        }
         let key = &keys[d];
         // A layer used twice is handed out twice; the last use takes it.
         let last_use = !keys[d + 1..].contains(key);
