@@ -148,10 +148,15 @@ impl ProgressLine {
                 } else {
                     format!("{done} layers")
                 };
-                eprint!(
-                    "\r\x1b[2Kdsize: reading… {} read, {layers} indexed",
-                    report::human(bytes)
-                );
+                if bytes == 0 && done == 0 {
+                    // A daemon stages the whole export before its first byte.
+                    eprint!("\r\x1b[2Kdsize: waiting for the image's first bytes…");
+                } else {
+                    eprint!(
+                        "\r\x1b[2Kdsize: reading… {} read, {layers} indexed",
+                        report::human(bytes)
+                    );
+                }
                 shown = true;
             }
             if shown {
