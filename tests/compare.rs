@@ -1,12 +1,15 @@
 //! `dsize compare` end to end: the built binary on the tutorial's images in miniature (written
-//! by the test kit in several shapes, so sources are mixed) and on the example images in
-//! `assets/` (numbers from `scripts/assets-src/EXPECTED.md`).
+//! by the test kit in several shapes, so sources are mixed), on the example images in `assets/`
+//! (numbers from `scripts/assets-src/EXPECTED.md`), and on the same three built with
+//! `docker build` and read through a real Docker daemon (skipped, by name, when no daemon
+//! answers outside CI; with `CI=true` a missing daemon fails).
 
 use dsize::report::compare::Report;
 use dsize::testkit::{Compression, Shape, tutorial};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 fn dsize(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dsize"))
@@ -51,6 +54,21 @@ fn tutorial_tars(dir: &Path) -> Vec<String> {
 
 fn report(o: &Output) -> Report {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// (stored − base, visible − base, wasted, layers) per image.
+fn numbers(r: &Report, base: u64) -> Vec<(u64, u64, u64, usize)> {
+    r.images
+        .iter()
+        .map(|i| {
+            (
+                i.stored_bytes - base,
+                i.size_bytes - base,
+                i.wasted_bytes,
+                i.layers,
+            )
+        })
+        .collect()
 }
 
 fn assets() -> Vec<String> {
@@ -269,25 +287,14 @@ fn example_images_in_assets() {
     let o = dsize(&["compare", &a[0], &a[1], &a[2], "--json", "-"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = report(&o);
-    let got: Vec<(&str, u64, u64, u64, usize)> = r
-        .images
-        .iter()
-        .map(|i| {
-            (
-                i.label.as_str(),
-                i.stored_bytes,
-                i.size_bytes,
-                i.wasted_bytes,
-                i.layers,
-            )
-        })
-        .collect();
+    let labels: Vec<&str> = r.images.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(labels, ["my-app:v1", "my-app:v2", "my-app:v3"]);
     assert_eq!(
-        got,
+        numbers(&r, 0),
         vec![
-            ("my-app:v1", 2_338_716, 2_322_735, 15_981, 8),
-            ("my-app:v2", 2_338_716, 2_322_735, 15_981, 10),
-            ("my-app:v3", 2_065_879, 2_065_879, 0, 3),
+            (2_338_716, 2_322_735, 15_981, 8),
+            (2_338_716, 2_322_735, 15_981, 10),
+            (2_065_879, 2_065_879, 0, 3),
         ]
     );
     // v2 has v1's final tree: nothing changed by path, only the order of the instructions.
@@ -352,4 +359,174 @@ fn readme_examples_are_real_output() {
         let len = section[start..].find("\n```").unwrap() + 1;
         assert_eq!(&section[start..start + len], out, "README output of `{command}`");
     }
+}
+
+// ------------------------------------------------------------------- through a real daemon
+
+const TAGS: [&str; 3] = [
+    "dsize-test-compare:v1",
+    "dsize-test-compare:v2",
+    "dsize-test-compare:v3",
+];
+
+/// Runs a command under `timeout` (no test may hang); its stdout, or why it failed.
+fn sh(program: &str, args: &[&str], secs: u32) -> Result<String, String> {
+    let o = Command::new("timeout")
+        .arg(secs.to_string())
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if o.status.success() {
+        Ok(stdout(&o))
+    } else {
+        let err = stderr(&o);
+        Err(format!("{program} {}: {}", args.join(" "), err.trim()))
+    }
+}
+
+/// The build context of `scripts/make-assets.sh`: the committed files, data.bin and a `.git`
+/// directory, with fixed sizes, zero bodies and mtime 2000-01-01.
+fn write_tutorial_context(ctx: &Path) -> std::io::Result<()> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/assets-src/context");
+    for f in ["main.py", "main-v2.py", "requirements.txt"] {
+        std::fs::copy(src.join(f), ctx.join(f))?;
+    }
+    let pack = ".git/objects/pack/pack-5f3c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
+    let files: [(String, Vec<u8>); 9] = [
+        ("data.bin".into(), vec![0; 20_000]),
+        (".git/HEAD".into(), b"ref: refs/heads/main\n".to_vec()),
+        (
+            ".git/config".into(),
+            b"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n".to_vec(),
+        ),
+        (".git/index".into(), vec![0; 1_200]),
+        (format!("{pack}.pack"), vec![0; 30_000]),
+        (format!("{pack}.idx"), vec![0; 3_000]),
+        (
+            ".git/objects/3b/18e512dba79e4c8300dd08aeb37f8e728b8dad".into(),
+            vec![0; 700],
+        ),
+        (
+            ".git/objects/8a/b686eafeb1f44702738c8b0f24f2567c36da6d".into(),
+            vec![0; 400],
+        ),
+        (
+            ".git/refs/heads/main".into(),
+            b"5f3c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39\n".to_vec(),
+        ),
+    ];
+    for (name, body) in files {
+        let p = ctx.join(name);
+        std::fs::create_dir_all(p.parent().unwrap_or(ctx))?;
+        std::fs::write(p, body)?;
+    }
+    let y2k = std::time::UNIX_EPOCH + std::time::Duration::from_secs(946_684_800);
+    let mut stack = vec![ctx.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                std::fs::File::options().write(true).open(&p)?.set_modified(y2k)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds my-app v1, v2, v3 from `scripts/assets-src` with the classic builder, as
+/// `make-assets.sh` does, under test tags.
+fn build_tutorial_with_docker() -> Result<(), String> {
+    sh("docker", &["version", "--format", "{{.Server.Version}}"], 30)?;
+    let repo = env!("CARGO_MANIFEST_DIR");
+    sh("bash", &[&format!("{repo}/scripts/base-image.sh")], 300)?;
+    let ctx = tempfile::tempdir().map_err(|e| e.to_string())?;
+    write_tutorial_context(ctx.path()).map_err(|e| e.to_string())?;
+    for (v, tag) in TAGS.iter().enumerate() {
+        let dockerfile = format!("{repo}/scripts/assets-src/Dockerfile.v{}", v + 1);
+        let context = ctx.path().to_str().ok_or("temporary path is not UTF-8")?;
+        let build = Command::new("timeout")
+            .args([
+                "600",
+                "docker",
+                "build",
+                "-q",
+                "-f",
+                &dockerfile,
+                "-t",
+                tag,
+                context,
+            ])
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !build.status.success() {
+            return Err(format!("docker build {tag}: {}", stderr(&build).trim()));
+        }
+    }
+    Ok(())
+}
+
+static DOCKER: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// True when the images are built; else says why the test is skipped (outside CI only).
+fn docker(test: &str) -> bool {
+    match DOCKER.get_or_init(build_tutorial_with_docker) {
+        Ok(()) => true,
+        Err(why) if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") => {
+            panic!("{test}: CI is set but the Docker daemon tests cannot run: {why}")
+        }
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "skipped: {test}: no Docker daemon\n  ({why})");
+            false
+        }
+    }
+}
+
+#[test]
+fn daemon_compare_of_the_tutorial_built_with_docker() {
+    if !docker("daemon_compare_of_the_tutorial_built_with_docker") {
+        return;
+    }
+    let o = dsize(&["compare", TAGS[0], TAGS[1], TAGS[2], "--json", "-"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&o);
+    let labels: Vec<&str> = r.images.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(labels, TAGS);
+    // The numbers of EXPECTED.md, as deltas and above the base (which depends on the host's
+    // busybox build). On overlay2 (not vfs) v2 stores requirements.txt twice: 44 B more waste.
+    let base = r.images[2].stored_bytes - 83_583;
+    let quirk = r.images[1].wasted_bytes - 15_981;
+    assert!(
+        quirk == 0 || quirk == 44,
+        "v2 wasted {}",
+        r.images[1].wasted_bytes
+    );
+    assert_eq!(
+        numbers(&r, base),
+        vec![
+            (356_420, 340_439, 15_981, 8),
+            (356_420 + quirk, 340_439, 15_981 + quirk, 10),
+            (83_583, 83_583, 0, 3),
+        ]
+    );
+    assert!(r.pairs[0].same_files);
+    let p = &r.pairs[1];
+    assert!(p.multi_stage);
+    assert_eq!(p.delta.size_bytes, -256_856);
+    assert_eq!(p.directories.iter().map(|d| d.delta_bytes).sum::<i64>(), -256_856);
+    assert_eq!(r.images[2].vs_first.as_ref().unwrap().leftover_bytes, -220_429);
+    // Mixed sources: the daemon's v1 against the committed v3 tar.
+    let v3 = assets().pop().unwrap();
+    let o = dsize(&["compare", TAGS[0], &v3, "--ci", "--max-growth", "0%"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("stored shrank 272,837 B (-11.67 %) from {}", TAGS[0])),
+        "{}",
+        stdout(&o)
+    );
 }
