@@ -15,6 +15,7 @@ use super::layout::{LayerRef, MetaStore, Platform, Resolved, resolve};
 use super::{Error, Sink};
 use crate::index::{self, Compression, IndexError, Indexed, Limits, Magic, Progress, SNIFF_LEN};
 use crate::model::entries::normalize_path;
+use crate::model::{ImageMeta, LayerEntries};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::HashMap;
 use std::fs::File;
@@ -207,8 +208,12 @@ pub fn read_file(
     let resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(&ctx, e))?;
     // Map every layer to a byte range (following legacy symlinks), deduplicated.
     let mut ranges: Vec<(u64, u64)> = Vec::new();
-    let mut which: Vec<usize> = Vec::new();
+    let mut which: Vec<Option<usize>> = Vec::new();
     for l in &resolved.layers {
+        if l.absent {
+            which.push(None);
+            continue;
+        }
         let (offset, size) = follow(&members, &l.key).ok_or_else(|| {
             Error::new(
                 &ctx,
@@ -225,7 +230,7 @@ pub fn read_file(
                 ranges.push((offset, size));
                 ranges.len() - 1
             });
-        which.push(i);
+        which.push(Some(i));
     }
     let mut resolved = resolved;
     let compressed = resolved
@@ -267,11 +272,12 @@ impl MetaStore for FileStore<'_> {
 }
 
 /// Indexes the distinct layers `0..distinct` on worker threads and feeds the sink in the
-/// calling thread as results arrive. `which[diff_index]` names the distinct layer.
+/// calling thread as results arrive. `which[diff_index]` names the distinct layer (`None`: an
+/// absent foreign layer, handed out empty).
 fn index_parallel<F>(
     ctx: &str,
     resolved: &Resolved,
-    which: &[usize],
+    which: &[Option<usize>],
     distinct: usize,
     opts: &ReadOptions,
     sink: &mut dyn Sink,
@@ -282,7 +288,7 @@ where
 {
     sink.meta(&resolved.meta);
     let first_ref: Vec<&LayerRef> = (0..distinct)
-        .map(|d| &resolved.layers[which.iter().position(|w| *w == d).unwrap_or(0)])
+        .map(|d| &resolved.layers[which.iter().position(|w| *w == Some(d)).unwrap_or(0)])
         .collect();
     let next = AtomicUsize::new(0);
     // Room for one finished layer: when the merge falls behind, workers wait with theirs
@@ -318,14 +324,17 @@ where
 fn deliver(
     ctx: &str,
     resolved: &Resolved,
-    which: &[usize],
+    which: &[Option<usize>],
     distinct: usize,
     rx: Receiver<(usize, Outcome)>,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
+    for (d, _) in which.iter().enumerate().filter(|(_, w)| w.is_none()) {
+        sink.layer(d, LayerEntries::default(), None);
+    }
     let mut got = 0;
     for (i, r) in rx {
-        let users: Vec<usize> = (0..which.len()).filter(|d| which[*d] == i).collect();
+        let users: Vec<usize> = (0..which.len()).filter(|d| which[*d] == Some(i)).collect();
         let key = &resolved.layers[users[0]].key;
         let (ix, blob) = r.map_err(|e| layer_error(ctx, users[0], key, e))?;
         let compressed = (ix.compression != Compression::None).then_some(blob);
@@ -373,11 +382,15 @@ pub fn read_dir(
     let mut keys: Vec<String> = Vec::new();
     let mut which = Vec::new();
     for l in &resolved.layers {
+        if l.absent {
+            which.push(None);
+            continue;
+        }
         let i = keys.iter().position(|k| *k == l.key).unwrap_or_else(|| {
             keys.push(l.key.clone());
             keys.len() - 1
         });
-        which.push(i);
+        which.push(Some(i));
     }
     for k in &keys {
         if !dir.join(k).is_file() {
@@ -457,6 +470,26 @@ pub fn read_stream(
     progress: &Progress,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
+    read_stream_announced(ctx, input, opts, progress, sink, None)
+}
+
+/// [`read_stream`] for a caller that knows the image before its bytes arrive (the Engine API's
+/// inspect and history). `announced` goes to the sink at once, so views can show the steps
+/// while the stream is still coming; its `format` is the prefix of the final one, its notes are
+/// kept. At the end the stream's own resolution must list the same layers (else an error: the
+/// image changed between inspect and export), and when it says anything more exactly (history
+/// flags, digests, format) the sink gets the corrected meta, still before any layer.
+pub fn read_stream_announced(
+    ctx: &str,
+    input: &mut dyn Read,
+    opts: &ReadOptions,
+    progress: &Progress,
+    sink: &mut dyn Sink,
+    announced: Option<&ImageMeta>,
+) -> Result<(), Error> {
+    if let Some(a) = announced {
+        sink.meta(a);
+    }
     let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
     let mut links: HashMap<String, String> = HashMap::new();
     let workers = opts.workers(usize::MAX);
@@ -473,6 +506,9 @@ pub fn read_stream(
                         pos: 0,
                     };
                     let out = index::index_stream(r, None, opts.limits, progress);
+                    if out.is_ok() {
+                        count_indexed(progress);
+                    }
                     if done_tx.send((key, size, out)).is_err() {
                         break;
                     }
@@ -502,21 +538,48 @@ pub fn read_stream(
     };
     let mut resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(ctx, e))?;
     resolved.meta.format = describe(&meta, compressed);
-    sink.meta(&resolved.meta);
-    for (d, l) in resolved.layers.iter().enumerate() {
-        let mut key = l.key.clone();
-        for _ in 0..8 {
-            match links.get(&key) {
-                Some(t) => key = t.clone(),
-                None => break,
+    match announced {
+        None => sink.meta(&resolved.meta),
+        Some(a) => {
+            check_announced(a, &resolved.meta).map_err(|e| Error::new(ctx, e))?;
+            resolved.meta.format = format!("{}, {}", a.format, resolved.meta.format);
+            let mut notes = a.notes.clone();
+            notes.retain(|n| !resolved.meta.notes.contains(n));
+            notes.append(&mut resolved.meta.notes);
+            resolved.meta.notes = notes;
+            resolved.meta.name = a.name.clone();
+            if resolved.meta != *a {
+                sink.meta(&resolved.meta);
             }
         }
+    }
+    // Follow symlinks (legacy saves store a repeated layer as a link to the first copy).
+    let keys: Vec<String> = resolved
+        .layers
+        .iter()
+        .map(|l| {
+            let mut key = l.key.clone();
+            for _ in 0..8 {
+                match links.get(&key) {
+                    Some(t) => key = t.clone(),
+                    None => break,
+                }
+            }
+            key
+        })
+        .collect();
+    for (d, l) in resolved.layers.iter().enumerate() {
+        if l.absent {
+            sink.layer(d, LayerEntries::default(), None);
+            continue;
+        }
+        let key = &keys[d];
         // A layer used twice is handed out twice; the last use takes it.
-        let last_use = !resolved.layers[d + 1..].iter().any(|o| o.key == l.key);
+        let last_use = !keys[d + 1..].contains(key);
         let (r, size) = if last_use {
-            results.remove(&key)
+            results.remove(key)
         } else {
-            results.get(&key).map(|(r, s)| (clone_result(r), *s))
+            results.get(key).map(|(r, s)| (clone_result(r), *s))
         }
         .ok_or_else(|| {
             Error::new(
@@ -532,6 +595,31 @@ pub fn read_stream(
         sink.layer(d, ix.entries, compressed);
     }
     Ok(())
+}
+
+/// While a stream is read, `layers_done` counts blobs indexed (capped at the image's layer
+/// count once that is known); delivery to the sink brings it to the exact count at the end.
+fn count_indexed(progress: &Progress) {
+    let total = progress.layers_total.load(Ordering::Relaxed);
+    let _ = progress
+        .layers_done
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+            (total == 0 || d < total).then_some(d + 1)
+        });
+}
+
+/// The stream must hold the image that was announced: same layers, bottom to top.
+fn check_announced(announced: &ImageMeta, got: &ImageMeta) -> Result<(), String> {
+    let ids = |m: &ImageMeta| -> Vec<Option<String>> { m.layers.iter().map(|l| l.diff_id.clone()).collect() };
+    let (want, have) = (ids(announced), ids(got));
+    if announced.layers.is_empty() || want == have {
+        return Ok(());
+    }
+    Err(format!(
+        "the stream's image is not the one announced: its {} layer(s) are not the {} the daemon reported on inspect (did the tag move while dsize read it? run again)",
+        have.len(),
+        want.len()
+    ))
 }
 
 fn clone_result(r: &Result<Indexed, IndexError>) -> Result<Indexed, IndexError> {

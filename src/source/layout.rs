@@ -162,6 +162,8 @@ pub struct LayerRef {
     /// Archive path of the blob (`blobs/sha256/<hex>` or `<id>/layer.tar`).
     pub key: String,
     pub claimed: Option<Compression>,
+    /// A foreign (non-distributable) layer the archive does not carry: read as empty.
+    pub absent: bool,
 }
 
 /// The resolved image: metadata plus the layers to read, bottom to top.
@@ -287,13 +289,19 @@ fn resolve_oci(
             ));
             continue;
         }
-        if !store.has(&lkey) && d.media_type.contains("foreign") {
+        let absent = !store.has(&lkey)
+            && (d.media_type.contains("foreign") || d.media_type.contains("nondistributable"));
+        if absent {
             notes.push(format!(
                 "foreign layer {} is not in the archive; it is shown empty",
                 d.digest
             ));
         }
-        layers.push(LayerRef { key: lkey, claimed });
+        layers.push(LayerRef {
+            key: lkey,
+            claimed,
+            absent,
+        });
         metas.push(LayerMeta {
             diff_id: None,
             blob_digest: Some(d.digest.clone()),
@@ -466,6 +474,7 @@ fn resolve_docker(
         layers.push(LayerRef {
             key: path.clone(),
             claimed: None,
+            absent: false,
         });
         metas.push(LayerMeta {
             diff_id: None,
