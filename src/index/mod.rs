@@ -184,19 +184,22 @@ pub fn index_stream<R: Read>(
     let mut out = match compression.0 {
         // Decoded bytes go through a large buffer: the tar reader asks for 512-byte headers.
         Compression::Gzip => walk(
-            BufReader::with_capacity(
+            seekbuf::Forward::new(BufReader::with_capacity(
                 DECODED_BUF,
                 flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
-            ),
+            )),
             limits,
             progress,
-            false,
+            true,
         )?,
         Compression::Zstd => walk(
-            BufReader::with_capacity(DECODED_BUF, zstd::stream::read::Decoder::new(raw)?),
+            seekbuf::Forward::new(BufReader::with_capacity(
+                DECODED_BUF,
+                zstd::stream::read::Decoder::new(raw)?,
+            )),
             limits,
             progress,
-            false,
+            true,
         )?,
         Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress, false)?,
     };
@@ -370,6 +373,11 @@ pub trait MaybeSeek: Read + Sized {
 impl<R: Read> MaybeSeek for BufReader<R> {}
 impl<R: Read> MaybeSeek for flate2::read::MultiGzDecoder<R> {}
 impl<R: io::BufRead> MaybeSeek for zstd::stream::read::Decoder<'_, R> {}
+impl<R: io::BufRead> MaybeSeek for seekbuf::Forward<R> {
+    fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
+        a.entries_with_seek()
+    }
+}
 impl<R: Read + Seek> MaybeSeek for SeekCounted<'_, R> {
     fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
         a.entries_with_seek()
