@@ -52,6 +52,7 @@ fn facts(data: &Path, name: &str) -> io::Result<Facts> {
 /// Measures every generated image and returns the report (machine line and table).
 pub fn bench(opts: &Opts, log: &mut dyn Write) -> io::Result<String> {
     let mut rows = Vec::new();
+    let before = run::machine();
     for spec in images::catalogue(1.0) {
         if !wanted(opts, spec.name) {
             continue;
@@ -65,7 +66,11 @@ pub fn bench(opts: &Opts, log: &mut dyn Write) -> io::Result<String> {
         }
     }
     compare_with_last(opts, &rows, log)?;
-    Ok(format!("{}\n\n{}", run::machine(), run::table(&rows)))
+    Ok(format!(
+        "Before: {before}\nAfter:  {}\n\n{}",
+        run::machine(),
+        run::table(&rows)
+    ))
 }
 
 /// dsize's totals must be the generator's (stored bytes and paths are known exactly).

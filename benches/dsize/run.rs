@@ -44,6 +44,8 @@ pub enum End {
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
     pub wall: f64,
+    /// User + system CPU seconds (when GNU time measured it).
+    pub cpu: Option<f64>,
     pub rss_kb: Option<u64>,
     pub end: End,
 }
@@ -117,7 +119,7 @@ pub fn timed(
     let out = std::env::temp_dir().join(format!("dsize-bench-time-{}", std::process::id()));
     let mut argv: Vec<String> = Vec::new();
     if time {
-        argv.extend(["/usr/bin/time", "-f", "%e %M", "-o"].map(String::from));
+        argv.extend(["/usr/bin/time", "-f", "%e %M %U %S", "-o"].map(String::from));
         argv.push(out.display().to_string());
     }
     if let Some(l) = limit {
@@ -138,10 +140,19 @@ pub fn timed(
     let t = Instant::now();
     let output = cmd.output()?;
     let wall = t.elapsed().as_secs_f64();
-    let rss_kb = time
-        .then(|| std::fs::read_to_string(&out).ok())
-        .flatten()
-        .and_then(|s| s.lines().last()?.split_whitespace().nth(1)?.parse().ok());
+    let measured = time.then(|| std::fs::read_to_string(&out).ok()).flatten();
+    let field = |i: usize| -> Option<f64> {
+        measured
+            .as_deref()?
+            .lines()
+            .last()?
+            .split_whitespace()
+            .nth(i)?
+            .parse()
+            .ok()
+    };
+    let rss_kb = field(1).map(|k| k as u64);
+    let cpu = field(2).zip(field(3)).map(|(u, s)| u + s);
     let _ = std::fs::remove_file(&out);
     let code = output.status.code().unwrap_or(-1);
     let end = match (code, limit) {
@@ -157,7 +168,12 @@ pub fn timed(
             err.lines().last().unwrap_or_default()
         );
     }
-    Ok(Run { wall, rss_kb, end })
+    Ok(Run {
+        wall,
+        cpu,
+        rss_kb,
+        end,
+    })
 }
 
 /// Copies each plain layer tar to its own file, so that `tar -t` can seek over its bodies (GNU
@@ -187,6 +203,7 @@ fn tool_floor(path: &Path, blobs: &[Blob], plain: &[PathBuf]) -> io::Result<(&'s
     if !has(prog) {
         let run = Run {
             wall: f64::NAN,
+            cpu: None,
             rss_kb: None,
             end: End::Missing,
         };
@@ -222,6 +239,7 @@ fn tool_floor(path: &Path, blobs: &[Blob], plain: &[PathBuf]) -> io::Result<(&'s
     }
     let run = Run {
         wall: t.elapsed().as_secs_f64(),
+        cpu: None,
         rss_kb: None,
         end: End::Ok,
     };
@@ -261,6 +279,10 @@ fn best(runs: Vec<Run>) -> Run {
         let rss_kb = a.rss_kb.max(b.rss_kb);
         let mut r = if b.wall < a.wall { b } else { a };
         r.rss_kb = rss_kb;
+        r.cpu = match (a.cpu, b.cpu) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
         r
     })
 }
@@ -380,7 +402,7 @@ pub fn budget(paths: u64) -> f64 {
 pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| image | layers | paths | layer bytes | dsize | dsize MB/s | dsize RSS (budget) | floor (1 core) | floor MB/s | floor ÷ dsize | dive | dive RSS | dive ÷ dsize |\n",
+        "| image | layers | paths | layer bytes | dsize wall (CPU) | dsize MB/s | dsize RSS (budget) | floor (1 core) | floor MB/s | floor ÷ dsize | dive | dive RSS | dive ÷ dsize |\n",
     );
     s.push_str("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
     for r in rows {
@@ -429,7 +451,7 @@ pub fn table(rows: &[Row]) -> String {
             r.layers,
             r.paths,
             r.tar_bytes as f64 / 1e6,
-            secs(&r.dsize),
+            secs(&r.dsize) + &r.dsize.cpu.map_or(String::new(), |c| format!(" ({c:.2})")),
             rate(r.dsize.wall),
             mb(r.dsize.rss_kb),
             within,
@@ -466,7 +488,9 @@ pub fn machine() -> String {
         .map_or("?".into(), |kb| {
             format!("{:.1} GiB", kb as f64 / (1 << 20) as f64)
         });
-    format!("{cores} cores ({cpu}), {mem} RAM")
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    format!("{cores} cores ({cpu}), {mem} RAM; load average {load}")
 }
 
 /// Sleeps a little between heavy runs so page-cache writeback from generation settles.
