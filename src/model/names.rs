@@ -1,7 +1,9 @@
-//! Interned byte strings (path components and link targets).
+//! Byte strings (path components and link targets) in one growing buffer, addressed by a `NameId`.
 //!
-//! Every distinct name is stored once in one growing buffer and addressed by a `NameId`.
-//! Names are bytes, not `str`: tar paths need not be UTF-8. No per-name heap allocation.
+//! [`Names::push`] stores a name as is (the tree's node names: the tree's own child table already
+//! tells whether a name exists under a parent); [`Names::intern`] stores each distinct name once
+//! (link targets). Names are bytes, not `str`: tar paths need not be UTF-8. No per-name heap
+//! allocation.
 
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -20,6 +22,14 @@ pub struct Names {
 }
 
 impl Names {
+    /// Stores `name` (even if an equal one is stored already) and returns its id.
+    pub fn push(&mut self, name: &[u8]) -> NameId {
+        let id = self.ends.len() as NameId;
+        self.buf.extend_from_slice(name);
+        self.ends.push(self.buf.len() as u64);
+        id
+    }
+
     /// Returns the id of `name`, adding it when new.
     pub fn intern(&mut self, name: &[u8]) -> NameId {
         if let Some(id) = self.find(name) {

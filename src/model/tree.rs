@@ -128,8 +128,8 @@ pub struct Tree {
     pub(crate) names: Names,
     pub(crate) nodes: Vec<Node>,
     pub(crate) versions: Vec<Version>,
-    /// Every node but the root, found by (parent, name): the key is read from the node itself,
-    /// so an entry costs 4 bytes.
+    /// Every node but the root, found by (parent, name bytes): the key is read from the node
+    /// itself, so an entry costs 4 bytes.
     pub(crate) children: HashTable<NodeId>,
     hasher: hashbrown::DefaultHashBuilder,
     pub(crate) inodes: Vec<Inode>,
@@ -138,7 +138,7 @@ pub struct Tree {
 impl Default for Tree {
     fn default() -> Self {
         let mut names = Names::default();
-        let root_name = names.intern(b"");
+        let root_name = names.push(b"");
         let mut tree = Tree {
             names,
             nodes: Vec::new(),
@@ -156,10 +156,6 @@ impl Default for Tree {
         });
         tree
     }
-}
-
-fn child_key(parent: NodeId, name: NameId) -> u64 {
-    (u64::from(parent) << 32) | u64::from(name)
 }
 
 impl Tree {
@@ -192,18 +188,19 @@ impl Tree {
 
     /// The child of `parent` called `name`, if any layer ever had it.
     pub fn child(&self, parent: NodeId, name: &[u8]) -> Option<NodeId> {
-        // Names are never removed, so a name the interner does not know proves absence.
-        let id = self.names.find(name)?;
-        self.find_child(parent, id)
+        self.find_child(parent, name, self.child_hash(parent, name))
     }
 
-    fn find_child(&self, parent: NodeId, name: NameId) -> Option<NodeId> {
-        let hash = self.hasher.hash_one(child_key(parent, name));
-        let nodes = &self.nodes;
+    fn child_hash(&self, parent: NodeId, name: &[u8]) -> u64 {
+        self.hasher.hash_one((parent, name))
+    }
+
+    fn find_child(&self, parent: NodeId, name: &[u8], hash: u64) -> Option<NodeId> {
+        let (nodes, names) = (&self.nodes, &self.names);
         self.children
             .find(hash, |c| {
                 let n = &nodes[*c as usize];
-                n.parent == parent && n.name == name
+                n.parent == parent && names.get(n.name) == name
             })
             .copied()
     }
@@ -368,10 +365,11 @@ impl Iterator for Children<'_> {
 impl Tree {
     /// The child called `name`, created when missing.
     pub(crate) fn child_or_insert(&mut self, parent: NodeId, name: &[u8]) -> NodeId {
-        let name = self.names.intern(name);
-        if let Some(c) = self.find_child(parent, name) {
+        let hash = self.child_hash(parent, name);
+        if let Some(c) = self.find_child(parent, name, hash) {
             return c;
         }
+        let name = self.names.push(name);
         let id = self.nodes.len() as NodeId;
         let p = &mut self.nodes[parent as usize];
         let sibling = p.first_child;
@@ -383,11 +381,10 @@ impl Tree {
             next_sibling: sibling,
             last: NONE,
         });
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        let hash = hasher.hash_one(child_key(parent, name));
+        let (nodes, names, hasher) = (&self.nodes, &self.names, &self.hasher);
         self.children.insert_unique(hash, id, |c| {
             let n = &nodes[*c as usize];
-            hasher.hash_one(child_key(n.parent, n.name))
+            hasher.hash_one((n.parent, names.get(n.name)))
         });
         id
     }
