@@ -3,6 +3,9 @@
 //! Sniffs gzip (multi-member), zstd or plain tar by magic bytes, walks the tar headers once and
 //! never keeps a file body: bodies are skipped (read past, or seeked over when the input can).
 //! Nothing here knows where the bytes come from; progress goes to a shared counter.
+//! [`guard`] bounds what the tar crate may read for one entry's headers.
+
+pub mod guard;
 
 use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
 use std::borrow::Cow;
@@ -151,6 +154,9 @@ pub enum IndexError {
     Cancelled,
     #[error("the layer has more than 4 GiB of path names")]
     TooManyNames,
+    /// A malformed tar, said with where it went wrong.
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 /// The indexed layer plus how it was stored.
@@ -180,10 +186,9 @@ pub fn index_stream<R: Read>(
             flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
             limits,
             progress,
-            false,
         )?,
-        Compression::Zstd => walk(zstd::stream::read::Decoder::new(raw)?, limits, progress, false)?,
-        Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress, false)?,
+        Compression::Zstd => walk(zstd::stream::read::Decoder::new(raw)?, limits, progress)?,
+        Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress)?,
     };
     out.notes.extend(compression.1);
     Ok(Indexed {
@@ -214,7 +219,6 @@ pub fn index_seekable<R: Read + Seek>(
         },
         limits,
         progress,
-        true,
     )?;
     out.notes.extend(compression.1);
     Ok(Indexed {
@@ -238,32 +242,28 @@ fn decide(head: &[u8], claimed: Option<Compression>) -> Result<(Compression, Opt
     Ok((found, note))
 }
 
-/// Walks tar headers, recording entries. `seekable` says whether the tar crate may seek.
-fn walk<R>(reader: R, limits: Limits, progress: &Progress, seekable: bool) -> Result<LayerEntries, IndexError>
+/// Walks tar headers, recording entries. Bodies are skipped through [`MaybeSeek::forward`].
+fn walk<R>(reader: R, limits: Limits, progress: &Progress) -> Result<LayerEntries, IndexError>
 where
     R: MaybeSeek,
 {
-    let mut archive = tar::Archive::new(Limited {
+    let (guarded, watch) = guard::guard(Limited {
         inner: reader,
         read: 0,
         limit: limits.max_layer_bytes,
     });
+    let mut archive = tar::Archive::new(guarded);
     let mut out = LayerEntries::default();
     let mut scratch = Vec::new();
     let mut parent = Vec::new();
     let mut aufs = 0u64;
     let mut escaped = 0u64;
-    let entries = if seekable {
-        R::entries_seek(&mut archive)
-    } else {
-        archive.entries()
-    };
-    let entries = entries.map_err(map_io)?;
-    for entry in entries {
+    let mut entries = archive.entries_with_seek().map_err(|e| map_io(e, &watch))?;
+    while let Some(entry) = watch.next(&mut entries) {
         if progress.cancel.load(Ordering::Relaxed) {
             return Err(IndexError::Cancelled);
         }
-        let entry = entry.map_err(map_io)?;
+        let entry = entry.map_err(|e| map_io(e, &watch))?;
         let header = entry.header();
         let et = header.entry_type();
         let (kind, size) = match et {
@@ -344,30 +344,56 @@ where
             "{escaped} path(s) tried to climb above / with `..`; they were kept inside the image root"
         ));
     }
-    out.tar_bytes = archive.into_inner().read;
+    out.tar_bytes = archive.into_inner().into_inner().read;
     Ok(out)
 }
 
-/// Turns the limit's io error back into [`IndexError::TooLarge`].
-fn map_io(e: io::Error) -> IndexError {
+/// Turns the limit's io error back into [`IndexError::TooLarge`]; says where a tar is corrupt.
+fn map_io(e: io::Error, watch: &guard::Watch) -> IndexError {
     match e.get_ref().and_then(|i| i.downcast_ref::<LimitHit>()) {
         Some(LimitHit(n)) => IndexError::TooLarge(*n),
-        None => IndexError::Io(e),
+        None => IndexError::Corrupt(watch.explain(&e)),
     }
 }
 
-/// Lets `walk` pick seeking iteration only for seekable inputs.
+/// How `walk` skips file bodies: seeking when the input can, else reading past them.
 pub trait MaybeSeek: Read + Sized {
-    fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
-        a.entries()
+    /// Whether [`MaybeSeek::forward`] seeks (cheap) rather than reads.
+    const SEEKS: bool = false;
+    /// Moves `n` bytes forward.
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        guard::discard(self, n)
     }
 }
-impl<R: Read> MaybeSeek for BufReader<R> {}
+impl<R: Read> MaybeSeek for BufReader<R> {
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        guard::consume(self, n)
+    }
+}
 impl<R: Read> MaybeSeek for flate2::read::MultiGzDecoder<R> {}
 impl<R: io::BufRead> MaybeSeek for zstd::stream::read::Decoder<'_, R> {}
 impl<R: Read + Seek> MaybeSeek for SeekCounted<'_, R> {
-    fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
-        a.entries_with_seek()
+    const SEEKS: bool = true;
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        let d = i64::try_from(n).map_err(|_| guard::truncated())?;
+        self.seek(SeekFrom::Current(d)).map(drop)
+    }
+}
+
+impl<R: MaybeSeek> guard::Forward for Limited<R> {
+    /// Skipped bodies count towards the limit. A stream stops before reading past the limit
+    /// (a bomb is not inflated for nothing); a seekable input first says when it is truncated.
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        let end = self.read.saturating_add(n);
+        if !R::SEEKS && end > self.limit {
+            return Err(io::Error::other(LimitHit(self.limit)));
+        }
+        self.inner.forward(n)?;
+        self.read = end;
+        if end > self.limit {
+            return Err(io::Error::other(LimitHit(self.limit)));
+        }
+        Ok(())
     }
 }
 
@@ -396,18 +422,6 @@ impl<R: Read> Read for Limited<R> {
             return Err(io::Error::other(LimitHit(self.limit)));
         }
         Ok(n)
-    }
-}
-
-impl<R: Read + Seek> Seek for Limited<R> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let p = self.inner.seek(pos)?;
-        // Skipped bodies still count towards the tar length.
-        self.read = p;
-        if self.read > self.limit {
-            return Err(io::Error::other(LimitHit(self.limit)));
-        }
-        Ok(p)
     }
 }
 

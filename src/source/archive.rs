@@ -138,9 +138,21 @@ impl Seek for Window<'_> {
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
             SeekFrom::End(d) => self.len.checked_add_signed(d),
         };
-        self.pos = new
+        let new = new
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of a blob"))?;
+        // Skipping past the end means a tar entry claims more bytes than the blob holds.
+        if new > self.len {
+            return Err(index::guard::truncated());
+        }
+        self.pos = new;
         Ok(self.pos)
+    }
+}
+
+impl index::guard::Forward for Window<'_> {
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        let d = i64::try_from(n).map_err(|_| index::guard::truncated())?;
+        self.seek(SeekFrom::Current(d)).map(drop)
     }
 }
 
@@ -157,12 +169,14 @@ pub fn read_file(
     let mut members: HashMap<String, Member> = HashMap::new();
     let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
     {
-        let mut archive = tar::Archive::new(Window::new(&file, 0, file_len));
-        let entries = archive
+        let (guarded, watch) = index::guard::guard(Window::new(&file, 0, file_len));
+        let mut archive = tar::Archive::new(guarded);
+        let mut entries = archive
             .entries_with_seek()
             .map_err(|e| Error::new(&ctx, format!("not a tar archive: {e}")))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| Error::new(&ctx, format!("corrupt tar archive: {e}")))?;
+        while let Some(entry) = watch.next(&mut entries) {
+            let mut entry =
+                entry.map_err(|e| Error::new(&ctx, format!("corrupt tar archive: {}", watch.explain(&e))))?;
             let name = member_name(&entry.path_bytes());
             let et = entry.header().entry_type();
             if et.is_symlink() || et.is_hard_link() {
@@ -577,15 +591,17 @@ fn walk_stream(
     meta: &mut HashMap<String, Vec<u8>>,
     links: &mut HashMap<String, String>,
 ) -> Result<(), Error> {
-    let mut archive = tar::Archive::new(input);
-    let entries = archive
-        .entries()
+    let (guarded, watch) = index::guard::guard(index::guard::Stream(input));
+    let mut archive = tar::Archive::new(guarded);
+    let mut entries = archive
+        .entries_with_seek()
         .map_err(|e| Error::new(ctx, format!("not a tar archive: {e}")))?;
-    for entry in entries {
+    while let Some(entry) = watch.next(&mut entries) {
         if progress.cancel.load(Ordering::Relaxed) {
             return Err(Error::cancelled());
         }
-        let mut entry = entry.map_err(|e| Error::new(ctx, stream_error("corrupt tar archive", e)))?;
+        let mut entry =
+            entry.map_err(|e| Error::new(ctx, format!("corrupt tar archive: {}", watch.explain(&e))))?;
         let name = member_name(&entry.path_bytes());
         let et = entry.header().entry_type();
         if et.is_symlink() || et.is_hard_link() {
