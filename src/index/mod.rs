@@ -263,7 +263,8 @@ where
         if progress.cancel.load(Ordering::Relaxed) {
             return Err(IndexError::Cancelled);
         }
-        let entry = entry.map_err(|e| map_io(e, &watch))?;
+        let mut entry = entry.map_err(|e| map_io(e, &watch))?;
+        let sparse = sparse_name(&mut entry);
         let header = entry.header();
         let et = header.entry_type();
         let (kind, size) = match et {
@@ -280,7 +281,10 @@ where
             // Unknown type flags are read as regular files (POSIX): their bytes are stored.
             _ => (EntryKind::File, entry.size()),
         };
-        let raw_path: Cow<[u8]> = entry.path_bytes();
+        let raw_path: Cow<[u8]> = match &sparse {
+            Some(name) => Cow::Borrowed(name),
+            None => entry.path_bytes(),
+        };
         if normalize_path(&raw_path, &mut scratch) {
             escaped += 1;
         }
@@ -346,6 +350,18 @@ where
     }
     out.tar_bytes = archive.into_inner().into_inner().read;
     Ok(out)
+}
+
+/// GNU tar's PAX sparse formats (0.1, 1.0) put a stand-in name (`…/GNUSparseFile.N/NAME`) in the
+/// header and the real one in `GNU.sparse.name`.
+fn sparse_name<R: Read>(entry: &mut tar::Entry<'_, R>) -> Option<Vec<u8>> {
+    if !entry.header().entry_type().is_file() {
+        return None;
+    }
+    let exts = entry.pax_extensions().ok()??;
+    exts.filter_map(Result::ok)
+        .find(|e| e.key_bytes() == b"GNU.sparse.name")
+        .map(|e| e.value_bytes().to_vec())
 }
 
 /// Turns the limit's io error back into [`IndexError::TooLarge`]; says where a tar is corrupt.

@@ -182,6 +182,32 @@ fn tar_gnu_sparse_counts_stored_bytes() {
 }
 
 #[test]
+fn tar_pax_sparse_1_0_uses_the_real_name() {
+    // GNU tar --format=posix: the map sits in the data, the header names a stand-in file.
+    let map = b"1\n0\n512\n";
+    let mut data = map.to_vec();
+    data.resize(512, 0);
+    data.extend_from_slice(&[b'q'; 512]);
+    let t = Tar::new()
+        .pax(
+            &[
+                ("GNU.sparse.major", b"1"),
+                ("GNU.sparse.minor", b"0"),
+                ("GNU.sparse.name", b"var/lib/sparse.db"),
+                ("GNU.sparse.realsize", b"1048576"),
+            ],
+            false,
+        )
+        .entry(Hdr::file("./GNUSparseFile.1/sparse.db", 1024), &data)
+        .finish();
+    let r = layer(&t).report();
+    assert_eq!(totals(&r), (1024, 1024, 0));
+    let a = analysis(&docker_archive(&[t]));
+    assert_eq!(visible(&a, b"var/lib/sparse.db"), Some((Kind::File, 1024)));
+    assert!(a.tree.lookup(b"GNUSparseFile.1").is_none());
+}
+
+#[test]
 fn tar_duplicate_entries_last_one_wins() {
     let t = Tar::new()
         .file("etc/app.conf", 10)
