@@ -137,15 +137,18 @@ impl Merger {
     fn ensure_parents(&mut self, path: &[u8], layer: u16) -> NodeId {
         let parent_len = path.iter().rposition(|b| *b == b'/').unwrap_or(0);
         let parent = &path[..parent_len];
-        // Reuse the longest cached prefix of whole components.
+        // Reuse the longest cached prefix of whole components. Each cached prefix extends the one
+        // before it, so only its last component needs comparing (deep paths stay linear).
         let mut keep = 0;
+        let mut matched = 0;
         for (end, _) in &self.cache {
             let end = *end;
             if end <= parent.len()
-                && parent[..end] == self.cache_path[..end]
+                && parent[matched..end] == self.cache_path[matched..end]
                 && (end == parent.len() || parent[end] == b'/')
             {
                 keep += 1;
+                matched = end;
             } else {
                 break;
             }
