@@ -56,14 +56,27 @@ impl Merger {
         self.cache.clear();
         self.cache_path.clear();
         let mut missing_whiteouts = 0u64;
+        let mut not_dirs = 0u64;
         for e in entries.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
-            let dir = self.tree.lookup(entries.bytes(e.path));
-            if let Some(dir) = dir.filter(|d| self.tree.visible(*d).is_some_and(|v| v.kind == Kind::Dir)) {
-                let kids: Vec<NodeId> = self.tree.children(dir).collect();
-                for k in kids {
-                    self.hide(k, layer, Cause::Opaque);
+            let Some(n) = self.tree.lookup(entries.bytes(e.path)) else {
+                continue;
+            };
+            match self.tree.visible(n).map(|v| v.kind) {
+                Some(Kind::Dir) => {
+                    let kids: Vec<NodeId> = self.tree.children(n).collect();
+                    for k in kids {
+                        self.hide(k, layer, Cause::Opaque);
+                    }
                 }
+                // Docker's applier leaves a file under a marker alone; so does dsize.
+                Some(_) => not_dirs += 1,
+                None => {}
             }
+        }
+        if not_dirs > 0 {
+            self.notes.push(format!(
+                "step {layer}: {not_dirs} opaque marker(s) sit under a path that is not a directory (ignored)"
+            ));
         }
         for e in entries.entries.iter().filter(|e| e.kind == EntryKind::Whiteout) {
             match self.tree.lookup(entries.bytes(e.path)) {

@@ -129,6 +129,23 @@ fn paths_bare_wh_is_ignored_with_a_note() {
 }
 
 #[test]
+fn paths_opaque_marker_on_a_file() {
+    // `f` is a file below; an opaque marker "inside" it hides nothing (Docker's applier leaves
+    // the file alone too).
+    let base = Tar::new().file("f", 10).file("d/x", 20).finish();
+    let top = Tar::new()
+        .file("f/.wh..wh..opq", 0)
+        .file("d/x/.wh..wh..opq", 0)
+        .finish();
+    let r = archive(&docker_archive(&[base.clone(), top.clone()]), &[]).report();
+    assert_eq!(totals(&r), (30, 30, 0));
+    assert!(notes(&r).contains("opaque marker"), "{}", notes(&r));
+    let a = analysis(&docker_archive(&[base, top]));
+    assert_eq!(visible(&a, b"f"), Some((Kind::File, 10)));
+    assert_eq!(visible(&a, b"d/x"), Some((Kind::File, 20)));
+}
+
+#[test]
 fn paths_hard_links_to_missing_or_later_entries() {
     let t = Tar::new()
         .header(Hdr::new(b"h-missing", b'1', 0).link(b"nowhere"))
