@@ -236,10 +236,14 @@ fn decide(head: &[u8], claimed: Option<Compression>) -> Result<(Compression, Opt
             return Err(IndexError::NotALayer(shown.join(" ")));
         }
     };
-    let note = claimed
+    Ok((found, media_type_note(claimed, found)))
+}
+
+/// The note for a media type that disagrees with the magic bytes.
+pub fn media_type_note(claimed: Option<Compression>, found: Compression) -> Option<String> {
+    claimed
         .filter(|c| *c != found)
-        .map(|c| format!("the media type says {c} but the blob is {found}; read as {found}"));
-    Ok((found, note))
+        .map(|c| format!("the media type says {c} but the blob is {found}; read as {found}"))
 }
 
 /// Walks tar headers, recording entries. Bodies are skipped through [`MaybeSeek::forward`].

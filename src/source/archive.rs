@@ -565,7 +565,11 @@ pub fn read_stream(
                 ),
             )
         })?;
-        let ix = r.map_err(|e| layer_error(ctx, d, &l.key, e))?;
+        let mut ix = r.map_err(|e| layer_error(ctx, d, &l.key, e))?;
+        // Blobs were indexed before the manifest said what they claim to be.
+        ix.entries
+            .notes
+            .extend(index::media_type_note(l.claimed, ix.compression));
         let compressed = (ix.compression != Compression::None).then_some(size);
         sink.layer(d, ix.entries, compressed);
     }

@@ -2,6 +2,7 @@
 //! one clear error line with exit 2, through the real binary, within 200 MB and 10 s, writing
 //! nothing to disk. `rawtar` writes the malformed tar bytes; `run` runs and checks the binary.
 
+mod compression;
 mod paths;
 mod rawtar;
 mod run;
