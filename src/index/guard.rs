@@ -80,6 +80,64 @@ impl<R: Read> Forward for Stream<R> {
     }
 }
 
+/// A decompressor whose errors say which format failed ([`Watch::explain`] words them).
+pub struct Decoded<R> {
+    inner: R,
+    what: &'static str,
+}
+
+impl<R> Decoded<R> {
+    pub fn new(inner: R, what: &'static str) -> Self {
+        Decoded { inner, what }
+    }
+}
+
+impl<R: Read> Read for Decoded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let kind = e.kind();
+            io::Error::new(
+                kind,
+                DecodeError {
+                    what: self.what,
+                    message: e.to_string(),
+                    truncated: kind == io::ErrorKind::UnexpectedEof,
+                },
+            )
+        })
+    }
+}
+
+/// Error payload of a failed decompression.
+#[derive(Debug)]
+pub struct DecodeError {
+    pub what: &'static str,
+    pub message: String,
+    pub truncated: bool,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.truncated {
+            write!(
+                f,
+                "the {} data ends early (truncated: {})",
+                self.what, self.message
+            )
+        } else if self.message.contains("too much memory") {
+            write!(
+                f,
+                "the {} frame asks for a window larger than dsize accepts ({})",
+                self.what, self.message
+            )
+        } else {
+            write!(f, "the {} data is corrupt ({})", self.what, self.message)
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
 #[derive(Debug)]
 struct State {
     /// Bytes `read` may still return before failing (`u64::MAX`: no budget).
@@ -167,6 +225,13 @@ impl Watch {
         let header = at.saturating_sub(512);
         if let Some(h) = e.get_ref().and_then(|i| i.downcast_ref::<HeadersTooLarge>()) {
             return h.to_string();
+        }
+        if let Some(d) = e.get_ref().and_then(|i| i.downcast_ref::<DecodeError>()) {
+            return if at == 0 {
+                d.to_string()
+            } else {
+                format!("{d}, after {at} bytes of tar")
+            };
         }
         let msg = e.to_string();
         if msg == "archive header checksum mismatch" {

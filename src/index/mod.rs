@@ -60,6 +60,9 @@ pub enum Magic {
     Unknown,
 }
 
+/// Largest zstd window accepted: 2^27 = 128 MiB, zstd's own default limit.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+
 /// Bytes needed to tell every kind apart (tar's `ustar` sits at offset 257).
 pub const SNIFF_LEN: usize = 512;
 
@@ -148,7 +151,10 @@ pub enum IndexError {
     Io(#[from] io::Error),
     #[error("not a layer: the blob is neither tar, gzip nor zstd (it starts with {0})")]
     NotALayer(String),
-    #[error("the layer inflates past {0} bytes (--max-layer-bytes); raise the limit if the image is genuine")]
+    #[error(
+        "the layer's tar is larger than {} (--max-layer-bytes): a decompression bomb? Raise the limit if the image is genuine",
+        humansize::format_size(*.0, humansize::BINARY)
+    )]
     TooLarge(u64),
     #[error("cancelled")]
     Cancelled,
@@ -183,11 +189,20 @@ pub fn index_stream<R: Read>(
     };
     let mut out = match compression.0 {
         Compression::Gzip => walk(
-            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
+            guard::Decoded::new(
+                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
+                "gzip",
+            ),
             limits,
             progress,
         )?,
-        Compression::Zstd => walk(zstd::stream::read::Decoder::new(raw)?, limits, progress)?,
+        Compression::Zstd => {
+            let mut z = zstd::stream::read::Decoder::new(raw)?;
+            // zstd's default, said out loud: a frame asking for a larger window is refused
+            // instead of allocated (`zstd --long` uses 2^27).
+            z.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+            walk(guard::Decoded::new(z, "zstd"), limits, progress)?
+        }
         Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress)?,
     };
     out.notes.extend(compression.1);
@@ -390,8 +405,7 @@ impl<R: Read> MaybeSeek for BufReader<R> {
         guard::consume(self, n)
     }
 }
-impl<R: Read> MaybeSeek for flate2::read::MultiGzDecoder<R> {}
-impl<R: io::BufRead> MaybeSeek for zstd::stream::read::Decoder<'_, R> {}
+impl<R: Read> MaybeSeek for guard::Decoded<R> {}
 impl<R: Read + Seek> MaybeSeek for SeekCounted<'_, R> {
     const SEEKS: bool = true;
     fn forward(&mut self, n: u64) -> io::Result<()> {
