@@ -8,7 +8,9 @@
 pub mod guard;
 
 use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -122,12 +124,15 @@ fn v7_checksum_ok(h: &[u8]) -> bool {
 pub struct Limits {
     /// Uncompressed bytes one layer may have before indexing stops with an error.
     pub max_layer_bytes: u64,
+    /// Also hash the blob and the uncompressed tar (`--verify`): every byte is read, none seeked.
+    pub digest: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_layer_bytes: 64 << 30,
+            digest: false,
         }
     }
 }
@@ -170,6 +175,9 @@ pub enum IndexError {
 pub struct Indexed {
     pub entries: LayerEntries,
     pub compression: Compression,
+    /// `sha256:…` of the blob as stored and of the uncompressed tar, with [`Limits::digest`].
+    pub blob_digest: Option<String>,
+    pub tar_digest: Option<String>,
 }
 
 /// Indexes a layer from a stream. `claimed` is what the media type says; the magic bytes decide,
@@ -183,11 +191,13 @@ pub fn index_stream<R: Read>(
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
     let compression = decide(&head, claimed)?;
+    let raw_hash = limits.digest.then(|| RefCell::new(Sha256::new()));
     let raw = Counted {
         inner: io::Cursor::new(head).chain(input),
         progress,
+        hash: raw_hash.as_ref(),
     };
-    let mut out = match compression.0 {
+    let (mut out, tar_digest) = match compression.0 {
         Compression::Gzip => walk(
             guard::Decoded::new(
                 flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
@@ -209,7 +219,13 @@ pub fn index_stream<R: Read>(
     Ok(Indexed {
         entries: out,
         compression: compression.0,
+        blob_digest: raw_hash.map(|h| sha256_name(h.into_inner())),
+        tar_digest,
     })
+}
+
+fn sha256_name(h: Sha256) -> String {
+    format!("sha256:{}", hex::encode(h.finalize()))
 }
 
 /// Indexes a layer that can be seeked (a blob in a file): plain tar bodies are skipped by seeking.
@@ -222,12 +238,12 @@ pub fn index_seekable<R: Read + Seek>(
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
     let compression = decide(&head, claimed)?;
-    if compression.0 != Compression::None {
+    if compression.0 != Compression::None || limits.digest {
         input.seek(SeekFrom::Start(0))?;
         return index_stream(input, claimed, limits, progress);
     }
     input.seek(SeekFrom::Start(0))?;
-    let mut out = walk(
+    let (mut out, _) = walk(
         SeekCounted {
             inner: input,
             progress,
@@ -239,6 +255,8 @@ pub fn index_seekable<R: Read + Seek>(
     Ok(Indexed {
         entries: out,
         compression: Compression::None,
+        blob_digest: None,
+        tar_digest: None,
     })
 }
 
@@ -262,7 +280,12 @@ pub fn media_type_note(claimed: Option<Compression>, found: Compression) -> Opti
 }
 
 /// Walks tar headers, recording entries. Bodies are skipped through [`MaybeSeek::forward`].
-fn walk<R>(reader: R, limits: Limits, progress: &Progress) -> Result<LayerEntries, IndexError>
+/// With [`Limits::digest`] it reads the tar to its very end and returns its digest too.
+fn walk<R>(
+    reader: R,
+    limits: Limits,
+    progress: &Progress,
+) -> Result<(LayerEntries, Option<String>), IndexError>
 where
     R: MaybeSeek,
 {
@@ -270,6 +293,7 @@ where
         inner: reader,
         read: 0,
         limit: limits.max_layer_bytes,
+        hash: limits.digest.then(Sha256::new),
     });
     let mut archive = tar::Archive::new(guarded);
     let mut out = LayerEntries::default();
@@ -367,8 +391,15 @@ where
             "{escaped} path(s) tried to climb above / with `..`; they were kept inside the image root"
         ));
     }
-    out.tar_bytes = archive.into_inner().into_inner().read;
-    Ok(out)
+    let mut limited = archive.into_inner().into_inner();
+    out.tar_bytes = limited.read;
+    let mut digest = None;
+    if limited.hash.is_some() {
+        // Bytes after the end-of-archive blocks are part of the diff_id too.
+        io::copy(&mut limited, &mut io::sink()).map_err(|e| map_io(e, &watch))?;
+        digest = limited.hash.take().map(sha256_name);
+    }
+    Ok((out, digest))
 }
 
 /// GNU tar's PAX sparse formats (0.1, 1.0) put a stand-in name (`…/GNUSparseFile.N/NAME`) in the
@@ -418,6 +449,10 @@ impl<R: MaybeSeek> guard::Forward for Limited<R> {
     /// Skipped bodies count towards the limit. A stream stops before reading past the limit
     /// (a bomb is not inflated for nothing); a seekable input first says when it is truncated.
     fn forward(&mut self, n: u64) -> io::Result<()> {
+        if self.hash.is_some() {
+            // Hashing: every byte goes through `read`.
+            return guard::discard(self, n);
+        }
         let end = self.read.saturating_add(n);
         if !R::SEEKS && end > self.limit {
             return Err(io::Error::other(LimitHit(self.limit)));
@@ -446,6 +481,7 @@ pub struct Limited<R> {
     inner: R,
     read: u64,
     limit: u64,
+    hash: Option<Sha256>,
 }
 
 impl<R: Read> Read for Limited<R> {
@@ -455,6 +491,9 @@ impl<R: Read> Read for Limited<R> {
         if self.read > self.limit {
             return Err(io::Error::other(LimitHit(self.limit)));
         }
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -463,12 +502,17 @@ impl<R: Read> Read for Limited<R> {
 struct Counted<'a, R> {
     inner: R,
     progress: &'a Progress,
+    /// The blob's hash, with [`Limits::digest`].
+    hash: Option<&'a RefCell<Sha256>>,
 }
 
 impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(h) = self.hash {
+            h.borrow_mut().update(&buf[..n]);
+        }
         Ok(n)
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! Memory stays bounded by paths: no layer body is ever buffered beyond a few chunks.
 
-use super::layout::{LayerRef, MetaStore, Platform, Resolved, resolve};
+use super::layout::{LayerRef, MetaStore, Platform, Resolved};
+use super::verify::{check_layer, resolve_checked};
 use super::{Error, Sink};
 use crate::index::{self, Compression, IndexError, Indexed, Limits, Magic, Progress, SNIFF_LEN};
 use crate::model::LayerEntries;
@@ -35,6 +36,8 @@ const QUEUE: usize = 16;
 pub struct ReadOptions {
     pub platform: Option<Platform>,
     pub limits: Limits,
+    /// Check every blob against its digest (`--verify`); needs `limits.digest` for layers.
+    pub verify: bool,
     /// Worker threads (0 = one per core).
     pub jobs: usize,
 }
@@ -219,7 +222,8 @@ pub fn read_file(
         meta: &meta,
         members: &members,
     };
-    let resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(&ctx, e))?;
+    let resolved =
+        resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(&ctx, e))?;
     // Map every layer to a byte range (following legacy symlinks), deduplicated.
     let mut ranges: Vec<(u64, u64)> = Vec::new();
     let mut which: Vec<Option<usize>> = Vec::new();
@@ -327,7 +331,7 @@ where
             });
         }
         drop(tx);
-        deliver(ctx, resolved, which, distinct, rx, sink)
+        deliver(ctx, resolved, which, distinct, opts.verify, rx, sink)
     })
 }
 
@@ -338,6 +342,7 @@ fn deliver(
     resolved: &Resolved,
     which: &[Option<usize>],
     distinct: usize,
+    verify: bool,
     rx: Receiver<(usize, Outcome)>,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
@@ -349,6 +354,13 @@ fn deliver(
         let users: Vec<usize> = (0..which.len()).filter(|d| which[*d] == Some(i)).collect();
         let key = &resolved.layers[users[0]].key;
         let (ix, blob) = r.map_err(|e| layer_error(ctx, users[0], key, e))?;
+        if verify {
+            for d in &users {
+                let diff_id = resolved.meta.layers[*d].diff_id.as_deref();
+                check_layer(key, diff_id, &ix)
+                    .map_err(|e| Error::new(ctx, format!("layer {d} ({key}): {e}")))?;
+            }
+        }
         let compressed = (ix.compression != Compression::None).then_some(blob);
         let (last, rest) = users.split_last().expect("every distinct layer has a user");
         for d in rest {
@@ -389,7 +401,8 @@ pub fn read_dir(
     let mut store = DirStore {
         root: dir.to_path_buf(),
     };
-    let mut resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(&ctx, e))?;
+    let mut resolved =
+        resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(&ctx, e))?;
     resolved.meta.format = "OCI layout directory".into();
     let mut keys: Vec<String> = Vec::new();
     let mut which = Vec::new();
@@ -525,7 +538,8 @@ pub fn read_stream(
         results: &results,
         links: &links,
     };
-    let mut resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(ctx, e))?;
+    let mut resolved =
+        resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(ctx, e))?;
     resolved.meta.format = describe(&meta, compressed);
     sink.meta(&resolved.meta);
     // Follow symlinks (legacy saves store a repeated layer as a link to the first copy).
@@ -566,6 +580,11 @@ pub fn read_stream(
             )
         })?;
         let mut ix = r.map_err(|e| layer_error(ctx, d, &l.key, e))?;
+        if opts.verify {
+            let diff_id = resolved.meta.layers[d].diff_id.as_deref();
+            check_layer(&l.key, diff_id, &ix)
+                .map_err(|e| Error::new(ctx, format!("layer {d} ({}): {e}", l.key)))?;
+        }
         // Blobs were indexed before the manifest said what they claim to be.
         ix.entries
             .notes
@@ -581,6 +600,8 @@ fn clone_result(r: &Result<Indexed, IndexError>) -> Result<Indexed, IndexError> 
         Ok(i) => Ok(Indexed {
             entries: i.entries.clone(),
             compression: i.compression,
+            blob_digest: i.blob_digest.clone(),
+            tar_digest: i.tar_digest.clone(),
         }),
         Err(e) => Err(IndexError::Io(io::Error::other(e.to_string()))),
     }

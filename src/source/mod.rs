@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod engine;
 pub mod layout;
+pub mod verify;
 
 use crate::index::Progress;
 use crate::model::{ImageMeta, LayerEntries};

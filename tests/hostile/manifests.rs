@@ -2,7 +2,7 @@
 //! (`--verify`) and unknown media types.
 
 use crate::rawtar::Tar;
-use crate::run::{archive, docker_archive_with, notes, outer, sha, totals};
+use crate::run::{archive, docker_archive, docker_archive_with, notes, outer, sha, totals};
 use serde_json::{Value, json};
 
 const MT_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -217,6 +217,57 @@ fn manifests_history_longer_or_shorter_than_the_layers() {
     // Not an array: the config is invalid.
     let e = archive(&docker_archive_with(&[l0, l1], json!("nope")), &[]).error();
     assert!(e.contains("not valid JSON"), "{e}");
+}
+
+#[test]
+fn manifests_digest_mismatch_is_found_with_verify() {
+    let layer = small_layer();
+    let mut o = Oci::default();
+    let m = o.image(&[(MT_TAR, layer.clone())]);
+    let root = index_of(vec![o.desc(MT_MANIFEST, &m)]);
+    let good = o.archive(&root);
+    let r = archive(&good, &["--verify"]).report();
+    assert_eq!(totals(&r), (123, 123, 0));
+    // Tamper with one byte of a file body: same size, same structure, another digest.
+    let at = good
+        .windows(100)
+        .position(|w| w.iter().all(|b| *b == b'x'))
+        .unwrap();
+    let mut bad = good.clone();
+    bad[at] = b'y';
+    let r = archive(&bad, &[]).report();
+    assert_eq!(totals(&r), (123, 123, 0), "without --verify nothing is hashed");
+    let e = archive(&bad, &["--verify"]).error();
+    assert!(
+        e.contains("layer 0 (blobs/sha256/") && e.contains("digest mismatch"),
+        "{e}"
+    );
+    // A tampered config blob.
+    let cfg_at = good.windows(7).position(|w| w == b"\"amd64\"").unwrap();
+    let mut bad = good.clone();
+    bad[cfg_at + 1] = b'A';
+    let e = archive(&bad, &["--verify"]).error();
+    assert!(
+        e.contains("blobs/sha256/") && e.contains("digest mismatch"),
+        "{e}"
+    );
+    // Legacy docker save: only the config's diff_id names the layer.
+    let good = docker_archive(&[layer]);
+    assert!(matches!(
+        archive(&good, &["--verify"]),
+        crate::run::Got::Report(_)
+    ));
+    let at = good
+        .windows(100)
+        .position(|w| w.iter().all(|b| *b == b'x'))
+        .unwrap();
+    let mut bad = good;
+    bad[at] = b'y';
+    let e = archive(&bad, &["--verify"]).error();
+    assert!(
+        e.contains("layer 0 (l0/layer.tar)") && e.contains("diff_id"),
+        "{e}"
+    );
 }
 
 #[test]
