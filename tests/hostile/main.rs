@@ -8,6 +8,7 @@ mod paths;
 mod rawtar;
 mod run;
 mod tar;
+mod terminal;
 
 use dsize::index::Progress;
 use dsize::model::{Analysis, Kind};

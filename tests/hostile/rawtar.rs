@@ -131,6 +131,11 @@ impl Tar {
         self.entry(Hdr::file(name, size as u64), &vec![b'x'; size])
     }
 
+    /// A regular file whose name is arbitrary bytes (cut to 100).
+    pub fn raw_file(self, name: &[u8], size: usize) -> Tar {
+        self.entry(Hdr::new(name, b'0', size as u64), &vec![b'x'; size])
+    }
+
     pub fn dir(self, name: &str) -> Tar {
         self.entry(Hdr::new(name.as_bytes(), b'5', 0), &[])
     }
