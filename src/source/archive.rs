@@ -18,7 +18,7 @@ use crate::index::{self, Compression, IndexError, Indexed, Limits, Magic, Progre
 use crate::model::LayerEntries;
 use crate::model::entries::normalize_path;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -27,6 +27,35 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Metadata files larger than this are not metadata.
 pub const META_MAX: u64 = 16 << 20;
+/// Metadata kept in memory while an archive is walked, in all. JSON files past it are not kept
+/// (a file is read again on demand; a stream says so if the image needs one).
+pub const META_TOTAL: u64 = 64 << 20;
+
+/// The JSON files of an archive kept while it is walked, within [`META_TOTAL`].
+#[derive(Debug, Default)]
+struct MetaFiles {
+    files: HashMap<String, Vec<u8>>,
+    bytes: u64,
+    /// Files not kept because the budget was spent.
+    dropped: HashSet<String>,
+}
+
+impl MetaFiles {
+    /// Whether `name` (`size` bytes) may be kept; the archive's own index files always are.
+    fn admit(&mut self, name: &str, size: u64) -> bool {
+        let own = matches!(
+            name,
+            "manifest.json" | "index.json" | "repositories" | "oci-layout"
+        );
+        if own || self.bytes + size <= META_TOTAL {
+            self.bytes += size;
+            true
+        } else {
+            self.dropped.insert(name.to_string());
+            false
+        }
+    }
+}
 /// Chunk size and queue depth for stream-fed layers.
 const CHUNK: usize = 256 << 10;
 const QUEUE: usize = 16;
@@ -170,7 +199,7 @@ pub fn read_file(
     let file = File::open(path).map_err(|e| Error::io(&ctx, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(&ctx, e))?.len();
     let mut members: HashMap<String, Member> = HashMap::new();
-    let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut meta = MetaFiles::default();
     {
         let (guarded, watch) = index::guard::guard(Window::new(&file, 0, file_len));
         let mut archive = tar::Archive::new(guarded);
@@ -208,12 +237,15 @@ pub fn read_file(
                 .take(SNIFF_LEN as u64)
                 .read_to_end(&mut head)
                 .map_err(|e| Error::new(&ctx, format!("{name}: {e}")))?;
-            if size <= META_MAX && (is_meta_name(&name) || index::sniff(&head) == Magic::Json) {
+            if size <= META_MAX
+                && (is_meta_name(&name) || index::sniff(&head) == Magic::Json)
+                && meta.admit(&name, size)
+            {
                 let mut body = head;
                 entry
                     .read_to_end(&mut body)
                     .map_err(|e| Error::new(&ctx, format!("{name}: {e}")))?;
-                meta.insert(name.clone(), body);
+                meta.files.insert(name.clone(), body);
             }
             members.insert(name, Member::Blob { offset, size });
         }
@@ -221,6 +253,7 @@ pub fn read_file(
     let mut store = FileStore {
         meta: &meta,
         members: &members,
+        file: &file,
     };
     let resolved =
         resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(&ctx, e))?;
@@ -255,7 +288,7 @@ pub fn read_file(
         .layers
         .iter()
         .any(|l| l.claimed.is_some_and(|c| c != Compression::None));
-    resolved.meta.format = describe(&meta, compressed);
+    resolved.meta.format = describe(&meta.files, compressed);
     index_parallel(&ctx, &resolved, &which, ranges.len(), opts, sink, |i, claimed| {
         let (offset, size) = ranges[i];
         index::index_seekable(Window::new(&file, offset, size), claimed, opts.limits, progress)
@@ -276,13 +309,25 @@ fn follow(members: &HashMap<String, Member>, key: &str) -> Option<(u64, u64)> {
 }
 
 struct FileStore<'a> {
-    meta: &'a HashMap<String, Vec<u8>>,
+    meta: &'a MetaFiles,
     members: &'a HashMap<String, Member>,
+    file: &'a File,
 }
 
 impl MetaStore for FileStore<'_> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.meta.get(key).cloned())
+        if !self.meta.dropped.contains(key) {
+            return Ok(self.meta.files.get(key).cloned());
+        }
+        // Past the budget while walking: read it again now.
+        let Some(Member::Blob { offset, size }) = self.members.get(key) else {
+            return Ok(None);
+        };
+        let mut buf = vec![0; usize::try_from(*size).map_err(|_| format!("{key} is too large"))?];
+        self.file
+            .read_exact_at(&mut buf, *offset)
+            .map_err(|e| format!("{key}: {e}"))?;
+        Ok(Some(buf))
     }
     fn has(&mut self, key: &str) -> bool {
         self.members.contains_key(key)
@@ -495,7 +540,7 @@ pub fn read_stream(
     progress: &Progress,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
-    let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut meta = MetaFiles::default();
     let mut links: HashMap<String, String> = HashMap::new();
     let workers = opts.workers(usize::MAX);
     let (job_tx, job_rx) = bounded::<Job>(0);
@@ -527,7 +572,7 @@ pub fn read_stream(
         walked.map(|()| results)
     });
     let mut results = results?;
-    if meta.is_empty() && results.is_empty() {
+    if meta.files.is_empty() && meta.dropped.is_empty() && results.is_empty() {
         return Err(Error::new(ctx, "the stream is empty or not a tar archive"));
     }
     let compressed = results
@@ -540,7 +585,7 @@ pub fn read_stream(
     };
     let mut resolved =
         resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(ctx, e))?;
-    resolved.meta.format = describe(&meta, compressed);
+    resolved.meta.format = describe(&meta.files, compressed);
     sink.meta(&resolved.meta);
     // Follow symlinks (legacy saves store a repeated layer as a link to the first copy).
     let keys: Vec<String> = resolved
@@ -613,7 +658,7 @@ fn walk_stream(
     input: &mut dyn Read,
     progress: &Progress,
     jobs: &Sender<Job>,
-    meta: &mut HashMap<String, Vec<u8>>,
+    meta: &mut MetaFiles,
     links: &mut HashMap<String, String>,
 ) -> Result<(), Error> {
     let (guarded, watch) = index::guard::guard(index::guard::Stream(input));
@@ -650,11 +695,13 @@ fn walk_stream(
             .map_err(|e| Error::new(ctx, stream_error(&name, e)))?;
         let magic = index::sniff(&head);
         if size <= META_MAX && (is_meta_name(&name) || magic == Magic::Json) {
-            let mut body = head;
-            entry
-                .read_to_end(&mut body)
-                .map_err(|e| Error::new(ctx, stream_error(&name, e)))?;
-            meta.insert(name, body);
+            if meta.admit(&name, size) {
+                let mut body = head;
+                entry
+                    .read_to_end(&mut body)
+                    .map_err(|e| Error::new(ctx, stream_error(&name, e)))?;
+                meta.files.insert(name, body);
+            }
             continue;
         }
         if !matches!(magic, Magic::Layer(_) | Magic::Empty) {
@@ -704,16 +751,26 @@ fn stream_error(what: &str, e: io::Error) -> String {
 }
 
 struct StreamStore<'a> {
-    meta: &'a HashMap<String, Vec<u8>>,
+    meta: &'a MetaFiles,
     results: &'a Results,
     links: &'a HashMap<String, String>,
 }
 
 impl MetaStore for StreamStore<'_> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.meta.get(key).cloned())
+        if self.meta.dropped.contains(key) {
+            return Err(format!(
+                "{key} was not kept: the stream holds more than {} MiB of JSON files before it; \
+                 read the archive from a file instead",
+                META_TOTAL >> 20
+            ));
+        }
+        Ok(self.meta.files.get(key).cloned())
     }
     fn has(&mut self, key: &str) -> bool {
-        self.meta.contains_key(key) || self.results.contains_key(key) || self.links.contains_key(key)
+        self.meta.files.contains_key(key)
+            || self.meta.dropped.contains(key)
+            || self.results.contains_key(key)
+            || self.links.contains_key(key)
     }
 }

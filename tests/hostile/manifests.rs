@@ -292,3 +292,40 @@ fn manifests_unknown_media_types_are_skipped_with_a_note() {
     );
     assert!(n.contains("application/vnd.example.artifact+json"), "{n}");
 }
+
+#[test]
+fn manifests_many_json_files_stay_within_the_metadata_budget() {
+    use crate::run::{Scratch, Stdin, check_resources, error_line, json_report, run_in};
+    // 100 MiB of JSON blobs before the image's own config: a stream keeps 64 MiB of them at most.
+    let junk: Vec<u8> = format!("{{\"a\":\"{}\"}}", "x".repeat((1 << 20) - 10)).into_bytes();
+    let names: Vec<String> = (0..100).map(|i| format!("junk/{i:03}.json")).collect();
+    let layer = small_layer();
+    let cfg = serde_json::to_vec(&json!({
+        "os": "linux", "architecture": "amd64",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha(&layer))]},
+    }))
+    .unwrap();
+    let manifest = br#"[{"Config":"config.json","Layers":["l0/layer.tar"]}]"#;
+    let mut members: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), junk.as_slice())).collect();
+    members.extend([
+        ("l0/layer.tar", &layer[..]),
+        ("config.json", &cfg),
+        ("manifest.json", manifest),
+    ]);
+    let s = Scratch::new();
+    let p = s.input("many.tar", &outer(&members));
+    let o = run_in(&s, &[p.clone().into(), "--json".into(), "-".into()], Stdin::Null);
+    check_resources(&s, &o, None, "file");
+    assert_eq!(
+        totals(&json_report(&o, "file")),
+        (123, 123, 0),
+        "a file reads it again"
+    );
+    let o = run_in(&s, &["-".into(), "--json".into(), "-".into()], Stdin::File(p));
+    check_resources(&s, &o, None, "stream");
+    let e = error_line(&o, "stream");
+    assert!(
+        e.contains("config.json was not kept") && e.contains("64 MiB"),
+        "{e}"
+    );
+}
