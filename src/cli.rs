@@ -144,6 +144,11 @@ pub struct ReadArgs {
     #[arg(long, value_name = "SIZE", default_value = "64GiB")]
     pub max_layer_bytes: String,
 
+    /// Hash every blob and check it against its digest (blob names, config diff_ids). Slower:
+    /// every byte is read. Off by default.
+    #[arg(long)]
+    pub verify: bool,
+
     /// Worker threads for indexing layers (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
@@ -284,7 +289,11 @@ pub fn read_options(r: &ReadArgs) -> Result<Options, String> {
     Ok(Options {
         read: ReadOptions {
             platform,
-            limits: Limits { max_layer_bytes },
+            limits: Limits {
+                max_layer_bytes,
+                digest: r.verify,
+            },
+            verify: r.verify,
             jobs: r.jobs,
         },
         analysis: AnalysisOptions {
