@@ -154,17 +154,23 @@ pub fn details(app: &App, width: u16) -> Vec<Line<'static>> {
                 width,
             );
             let c = &step.changes;
+            // `+3 1.2 kB`, the bytes only when there are some; no break inside one count.
+            let count = |sign: &str, n: u64, bytes: u64| {
+                let b = if bytes > 0 {
+                    format!("\u{a0}{}", human(bytes).replace(' ', "\u{a0}"))
+                } else {
+                    String::new()
+                };
+                format!("{sign}{}{b}", exact(n))
+            };
             let value = vec![
+                (count("+", c.added, c.added_bytes), t.status(Status::Added)),
                 (
-                    format!("+{} {}", exact(c.added), human(c.added_bytes)),
-                    t.status(Status::Added),
-                ),
-                (
-                    format!("  ~{} {}", exact(c.modified), human(c.modified_bytes)),
+                    format!("  {}", count("~", c.modified, c.modified_bytes)),
                     t.status(Status::Modified),
                 ),
                 (
-                    format!("  -{} {}", exact(c.removed), human(c.removed_bytes)),
+                    format!("  {}", count("-", c.removed, c.removed_bytes)),
                     t.removed(),
                 ),
             ];

@@ -49,9 +49,8 @@ pub fn mode_string(v: &Version) -> String {
     let t = match v.kind {
         Kind::Dir => 'd',
         Kind::Symlink => 'l',
-        Kind::HardLink => 'h',
         Kind::Special => 'c',
-        Kind::File | Kind::Removed => '-',
+        Kind::File | Kind::HardLink | Kind::Removed => '-',
     };
     let mut s = String::with_capacity(10);
     s.push(t);
@@ -185,7 +184,7 @@ pub fn draw(frame: &mut Frame, outer: Rect, body: Rect, app: &App, focused: bool
         ];
         if app.tree.attrs {
             let attrs = v.map_or(String::new(), |v| {
-                format!("{} {:>5}:{:<4}", mode_string(v), v.uid, v.gid)
+                format!("{} {}:{}", mode_string(v), v.uid, v.gid)
             });
             spans.push(Span::styled(format!("{attrs:<20} "), t.dim()));
         }
