@@ -168,6 +168,21 @@ impl Journey {
         self.app.analysis.clone().expect("analysed")
     }
 
+    /// In the waste list (focused), selects the item at `path` and presses Enter.
+    fn jump_to(&mut self, path: &str) {
+        let at = self
+            .app
+            .items
+            .iter()
+            .position(|i| self.analysis().tree.path(i.node) == path.as_bytes())
+            .unwrap_or_else(|| panic!("{path} in the waste list"));
+        self.key(KeyCode::Home);
+        for _ in 0..at {
+            self.keys("j");
+        }
+        self.key(KeyCode::Enter);
+    }
+
     /// The path of the tree's selected row.
     fn selected_path(&self) -> String {
         let row = self.app.tree.selected_row().expect("a selected row");
@@ -316,17 +331,7 @@ fn jump_from_the_waste_list() {
     assert_eq!(j.selected_path(), "/var/lib/apt/lists");
     // The npm cache deleted a step later: its files are marked as waste where they were stored.
     j.key(KeyCode::Tab);
-    let npm = j
-        .app
-        .items
-        .iter()
-        .position(|i| j.analysis().tree.path(i.node) == b"/root/.npm")
-        .expect("npm waste");
-    j.key(KeyCode::Home);
-    for _ in 0..npm {
-        j.keys("j");
-    }
-    j.key(KeyCode::Enter);
+    j.jump_to("/root/.npm");
     assert_eq!(j.app.layers.selected, 2);
     assert_eq!(j.selected_path(), "/root/.npm");
     insta::assert_snapshot!("jumped_to_npm", j.screen());
@@ -486,16 +491,7 @@ fn my_app_v1_from_assets() {
     insta::assert_snapshot!("my_app_v1", j.screen());
     j.key(KeyCode::Tab);
     j.key(KeyCode::Tab);
-    let stdio = j
-        .app
-        .items
-        .iter()
-        .position(|i| j.analysis().tree.path(i.node) == b"/usr/include/stdio.h")
-        .expect("stdio.h waste");
-    for _ in 0..stdio {
-        j.keys("j");
-    }
-    j.key(KeyCode::Enter);
+    j.jump_to("/usr/include/stdio.h");
     assert_eq!(j.app.layers.selected, 2);
     assert_eq!(j.selected_path(), "/usr/include/stdio.h");
     let s = j.screen();
