@@ -173,6 +173,12 @@ pub struct OutputArgs {
     /// Never show the progress line on stderr.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Open the interactive browser even when stdout is not a terminal or --ci is given (then
+    /// the CI verdict shows in the summary). The default when stdout is a terminal and neither
+    /// --report, --json nor --ci is given.
+    #[arg(long, conflicts_with_all = ["report", "json"])]
+    pub tui: bool,
 }
 
 /// CI gate.
@@ -276,6 +282,8 @@ pub struct Config {
     pub ci: Option<Rules>,
     pub top: usize,
     pub progress: bool,
+    /// `--tui`: the interactive browser, whatever stdout is.
+    pub tui: bool,
 }
 
 /// Builds the pipeline options shared by every subcommand.
@@ -322,6 +330,7 @@ impl Cli {
             ci,
             top: self.output.top,
             progress: !self.output.no_progress,
+            tui: self.output.tui,
         })
     }
 }
