@@ -245,6 +245,8 @@ pub struct CompareConfig {
     pub max_growth: Option<Growth>,
     pub top: usize,
     pub progress: bool,
+    /// `--tui`: the interactive view, whatever stdout is.
+    pub tui: bool,
 }
 
 impl CompareArgs {
@@ -268,6 +270,7 @@ impl CompareArgs {
             max_growth,
             top: self.output.top,
             progress: !self.output.no_progress,
+            tui: self.output.tui,
         })
     }
 }

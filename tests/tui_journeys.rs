@@ -151,17 +151,7 @@ impl Journey {
 
     /// The screen as text, trailing spaces cut.
     fn screen(&self) -> String {
-        let buf = self.terminal.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            let mut line = String::new();
-            for x in 0..buf.area.width {
-                line.push_str(buf[(x, y)].symbol());
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
+        dsize::testkit::screen_text(self.terminal.backend().buffer())
     }
 
     fn analysis(&self) -> Arc<Analysis> {

@@ -22,6 +22,9 @@ pub fn run(config: &CompareConfig) -> u8 {
     };
     let refs: Vec<&Analysis> = analyses.iter().collect();
     let cmp = model::compare(&refs);
+    if interactive(config, io::stdout().is_terminal()) {
+        return crate::tui::run_compare(&cmp, analyses);
+    }
     let last = refs.len() - 1;
     let gate = config.max_growth.map(|limit| {
         let first_to_last = if last == 1 {
@@ -62,6 +65,17 @@ pub fn run(config: &CompareConfig) -> u8 {
         Some(o) if !o.pass => RULE_FAILED,
         _ => OK,
     }
+}
+
+/// True when the comparison opens the interactive view: `--tui`, or stdout is a terminal and no
+/// other output (`--report`, `--markdown`, `--json`, `--ci`) was asked for.
+pub fn interactive(config: &CompareConfig, stdout_is_terminal: bool) -> bool {
+    config.tui
+        || (stdout_is_terminal
+            && !config.report
+            && !config.markdown
+            && config.json.is_none()
+            && config.max_growth.is_none())
 }
 
 /// Analyses every image in parallel; the first failure (in the order given) stops the others.

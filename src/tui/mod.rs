@@ -11,6 +11,7 @@
 //! way out, a panic included (a guard and a panic hook). It must not print while the browser runs.
 
 pub mod bench;
+pub mod compare;
 pub mod event_loop;
 pub mod keys;
 pub mod layout;
@@ -80,6 +81,33 @@ pub fn run(config: &Config) -> u8 {
     match &app.ci {
         Some(ci) if !ci.pass => RULE_FAILED,
         _ => OK,
+    }
+}
+
+/// Runs the compare view on finished analyses (`dsize compare` in a terminal); returns the exit code.
+pub fn run_compare(cmp: &crate::model::compare::Comparison, analyses: Vec<crate::model::Analysis>) -> u8 {
+    let mut term = match Screen::enter() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dsize: cannot open the interactive view: {e} (use --report for text)");
+            return ERROR;
+        }
+    };
+    let size = term.terminal.size().unwrap_or_default();
+    let mut app = compare::CompareApp::new(
+        cmp,
+        analyses,
+        Rect::new(0, 0, size.width, size.height),
+        theme::Theme::from_env(),
+    );
+    let result = compare::run_loop(&mut term.terminal, &mut app, &mut TerminalInput);
+    drop(term);
+    match result {
+        Ok(_) => OK,
+        Err(e) => {
+            eprintln!("dsize: the terminal failed: {e}");
+            ERROR
+        }
     }
 }
 
