@@ -257,6 +257,9 @@ impl CompareArgs {
         if images.iter().filter(|i| **i == ImageRef::Stdin).count() > 1 {
             return Err("standard input (`-`) can be read only once".into());
         }
+        if self.output.tui && (self.ci || self.markdown) {
+            return Err("--tui cannot be combined with --ci or --markdown".into());
+        }
         let max_growth = match &self.max_growth {
             Some(s) if self.ci => Some(parse_growth(s).map_err(|e| format!("--max-growth: {e}"))?),
             _ => None,

@@ -10,6 +10,7 @@ use dsize::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
+use ratatui::style::Color;
 
 struct Journey {
     terminal: Terminal<TestBackend>,
@@ -55,6 +56,15 @@ impl Journey {
     }
 }
 
+/// The foreground colour of the first cell of `text` on the screen.
+fn fg_of(j: &Journey, text: &str) -> Option<Color> {
+    let buf = j.terminal.backend().buffer();
+    let screen = j.screen();
+    let (y, line) = screen.lines().enumerate().find(|(_, l)| l.contains(text))?;
+    let x = line[..line.find(text)?].chars().count() as u16;
+    buf[(x, y as u16)].fg.into()
+}
+
 #[test]
 fn compare_pick_pair_and_open_tree() {
     let mut j = Journey::new();
@@ -66,6 +76,9 @@ fn compare_pick_pair_and_open_tree() {
     let d = j.app.diff.as_ref().expect("diff open");
     assert_eq!((d.from, d.to), (1, 2));
     insta::assert_snapshot!("compare_tree_v2_v3", j.screen());
+    // Removed paths are red, shrunk ones cyan (the marker and the name).
+    assert_eq!(fg_of(&j, "- gcc/"), Some(Color::Red));
+    assert_eq!(fg_of(&j, "< usr/"), Some(Color::Cyan));
     // Esc goes back to the pairs, q quits.
     j.key(KeyCode::Esc);
     assert_eq!(j.app.screen, Screen::Pairs);

@@ -155,3 +155,39 @@ fn analyse_all(config: &CompareConfig) -> Result<Vec<Analysis>, String> {
         None => Err("cancelled".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::interactive;
+    use crate::cli::{Cli, Command, CompareConfig};
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<CompareConfig, String> {
+        let mut all = vec!["dsize", "compare", "a.tar", "b.tar"];
+        all.extend_from_slice(args);
+        let cli = Cli::try_parse_from(all).map_err(|e| e.to_string())?;
+        match cli.command {
+            Some(Command::Compare(c)) => c.into_config(),
+            _ => Err("not a comparison".into()),
+        }
+    }
+
+    #[test]
+    fn compare_opens_the_view_only_in_a_terminal_without_other_output() {
+        let plain = config(&[]).unwrap();
+        assert!(interactive(&plain, true));
+        assert!(!interactive(&plain, false));
+        for other in [
+            &["--report"][..],
+            &["--markdown"],
+            &["--json", "-"],
+            &["--ci", "--max-growth", "5%"],
+        ] {
+            assert!(!interactive(&config(other).unwrap(), true), "{other:?}");
+        }
+        assert!(interactive(&config(&["--tui"]).unwrap(), false));
+        assert!(config(&["--tui", "--markdown"]).is_err());
+        assert!(config(&["--tui", "--ci", "--max-growth", "5%"]).is_err());
+        assert!(config(&["--tui", "--report"]).is_err());
+    }
+}
