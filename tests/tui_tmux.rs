@@ -60,8 +60,9 @@ fn tmux_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[test]
-fn the_real_binary_in_tmux() {
+/// Starts `dsize ARGS` (arguments with a `/` are paths relative to the crate) in a 100×30 tmux session; `None` (with a note)
+/// when tmux is missing and CI is not set.
+fn start(args: &[&str]) -> Option<Tmux> {
     if !tmux_available() {
         assert_ne!(
             std::env::var("CI").as_deref(),
@@ -69,21 +70,37 @@ fn the_real_binary_in_tmux() {
             "tmux is required under CI=true"
         );
         eprintln!("skipped: tmux is not installed (install tmux to run this end-to-end test)");
-        return;
+        return None;
     }
     let bin = env!("CARGO_BIN_EXE_dsize");
-    let asset = format!("{}/assets/my-app-v1.tar", env!("CARGO_MANIFEST_DIR"));
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| match a.contains('/') {
+            true => format!("'{}/{a}'", env!("CARGO_MANIFEST_DIR")),
+            false => format!("'{a}'"),
+        })
+        .collect();
     let t = Tmux {
-        socket: format!("dsize-e2e-{}", std::process::id()),
+        socket: format!("dsize-e2e-{}-{}", std::process::id(), args.len()),
     };
-    let cmd = format!("env -u NO_COLOR '{bin}' '{asset}'; echo \"dsize exited: $?\"; sleep 60");
+    let cmd = format!(
+        "env -u NO_COLOR '{bin}' {}; echo \"dsize exited: $?\"; sleep 60",
+        args.join(" ")
+    );
     let started = t.run(&["new-session", "-d", "-x", "100", "-y", "30", "-s", "e2e", &cmd]);
     assert!(
         started.status.success(),
         "{}",
         String::from_utf8_lossy(&started.stderr)
     );
+    Some(t)
+}
 
+#[test]
+fn the_real_binary_in_tmux() {
+    let Some(t) = start(&["assets/my-app-v1.tar"]) else {
+        return;
+    };
     // The first frames, then the analysis.
     let s = t.wait_for("efficiency 99.32 %");
     assert!(s.contains("Layers") && s.contains("IMPORT"), "{s}");
@@ -117,4 +134,34 @@ fn the_real_binary_in_tmux() {
     t.keys(&["q"]);
     let s = t.wait_for("dsize exited: 0");
     assert!(!s.contains("Layers"), "the alternate screen was left:\n{s}");
+}
+
+/// `dsize compare` in a terminal: the pair list, the v2 → v3 diff tree, a filter, q.
+#[test]
+fn compare_in_tmux() {
+    let Some(t) = start(&[
+        "compare",
+        "assets/my-app-v1.tar",
+        "assets/my-app-v2.tar",
+        "assets/my-app-v3.tar",
+    ]) else {
+        return;
+    };
+    t.wait_for("my-app:v2 → my-app:v3");
+    t.keys(&["j", "Enter"]);
+    let s = t.wait_for("sorted by size change");
+    assert!(s.contains("- .git/") && s.contains("< var/"), "{s}");
+    t.keys(&["/", "g", "i", "t"]);
+    t.wait_for("/git▏");
+    t.keys(&["Enter", "s"]);
+    t.wait_for("sorted by name");
+    // Esc clears the filter, then goes back to the pairs (sent apart: a terminal reads two
+    // Escapes at once as one Alt-Escape).
+    t.keys(&["Escape"]);
+    t.wait_for("Esc pairs");
+    t.keys(&["Escape"]);
+    t.wait_for("Pick a pair");
+    t.keys(&["q"]);
+    let s = t.wait_for("dsize exited: 0");
+    assert!(!s.contains("Pick a pair"), "the alternate screen was left:\n{s}");
 }
