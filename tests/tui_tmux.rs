@@ -30,6 +30,12 @@ impl Tmux {
         assert!(self.run(&args).status.success());
     }
 
+    /// Sends keys, then waits until the screen contains `text`.
+    fn press(&self, keys: &[&str], text: &str) -> String {
+        self.keys(keys);
+        self.wait_for(text)
+    }
+
     /// Waits until the screen contains `text`.
     fn wait_for(&self, text: &str) -> String {
         let start = Instant::now();
@@ -105,24 +111,17 @@ fn the_real_binary_in_tmux() {
     let s = t.wait_for("efficiency 99.32 %");
     assert!(s.contains("Layers") && s.contains("IMPORT"), "{s}");
     // Two layers down: step 2's changes.
-    t.keys(&["j", "j"]);
-    t.wait_for("Files · #2 changes");
+    t.press(&["j", "j"], "Files · #2 changes");
     // The whole filesystem as of it.
-    t.keys(&["t"]);
-    t.wait_for("Files · as of #2");
+    t.press(&["t"], "Files · as of #2");
     // Help, and back.
-    t.keys(&["?"]);
-    t.wait_for("Esc closes");
-    t.keys(&["Escape"]);
-    let s = t.wait_for("Files · as of #2");
+    t.press(&["?"], "Esc closes");
+    let s = t.press(&["Escape"], "Files · as of #2");
     assert!(!s.contains("Esc closes"), "{s}");
     // Back to the first layer, then from the waste list to the biggest item's layer (#2).
-    t.keys(&["g"]);
-    t.wait_for("Files · as of #0");
-    t.keys(&["Tab", "Tab"]);
-    t.wait_for("fix: end the RUN that runs apt-get update");
-    t.keys(&["Enter"]);
-    t.wait_for("Files · as of #2");
+    t.press(&["g"], "Files · as of #0");
+    t.press(&["Tab", "Tab"], "fix: end the RUN that runs apt-get update");
+    t.press(&["Enter"], "Files · as of #2");
     // Resize the terminal: it redraws for the new size.
     assert!(
         t.run(&["resize-window", "-t", "e2e", "-x", "70", "-y", "20"])
@@ -131,8 +130,7 @@ fn the_real_binary_in_tmux() {
     );
     t.wait_for("dsize my-app:v1");
     // q quits at once and gives the terminal back.
-    t.keys(&["q"]);
-    let s = t.wait_for("dsize exited: 0");
+    let s = t.press(&["q"], "dsize exited: 0");
     assert!(!s.contains("Layers"), "the alternate screen was left:\n{s}");
 }
 
@@ -148,20 +146,14 @@ fn compare_in_tmux() {
         return;
     };
     t.wait_for("my-app:v2 → my-app:v3");
-    t.keys(&["j", "Enter"]);
-    let s = t.wait_for("sorted by size change");
+    let s = t.press(&["j", "Enter"], "sorted by size change");
     assert!(s.contains("- .git/") && s.contains("< var/"), "{s}");
-    t.keys(&["/", "g", "i", "t"]);
-    t.wait_for("/git▏");
-    t.keys(&["Enter", "s"]);
-    t.wait_for("sorted by name");
+    t.press(&["/", "g", "i", "t"], "/git▏");
+    t.press(&["Enter", "s"], "sorted by name");
     // Esc clears the filter, then goes back to the pairs (sent apart: a terminal reads two
     // Escapes at once as one Alt-Escape).
-    t.keys(&["Escape"]);
-    t.wait_for("Esc pairs");
-    t.keys(&["Escape"]);
-    t.wait_for("Pick a pair");
-    t.keys(&["q"]);
-    let s = t.wait_for("dsize exited: 0");
+    t.press(&["Escape"], "Esc pairs");
+    t.press(&["Escape"], "Pick a pair");
+    let s = t.press(&["q"], "dsize exited: 0");
     assert!(!s.contains("Pick a pair"), "the alternate screen was left:\n{s}");
 }
