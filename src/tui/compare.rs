@@ -120,15 +120,23 @@ impl DiffView {
         };
         let mut keep = vec![false; n];
         keep[0] = true;
-        for i in 1..n {
-            if re.is_match(&self.tree.path(i as u32)) {
+        // Depth first with one path buffer: no allocation per node.
+        let mut path = Vec::new();
+        let mut stack: Vec<(u32, usize)> = self.tree.node(0).children.iter().map(|c| (*c, 0)).collect();
+        while let Some((i, len)) = stack.pop() {
+            path.truncate(len);
+            path.push(b'/');
+            path.extend_from_slice(&self.tree.node(i).name);
+            if re.is_match(&path) {
                 self.match_count += 1;
-                let mut p = i as u32;
+                let mut p = i;
                 while p != 0 && !keep[p as usize] {
                     keep[p as usize] = true;
                     p = self.tree.node(p).parent;
                 }
             }
+            let here = path.len();
+            stack.extend(self.tree.node(i).children.iter().map(|c| (*c, here)));
         }
         self.keep = keep;
     }
