@@ -79,6 +79,13 @@ fn compare_pick_pair_and_open_tree() {
     // Removed paths are red, shrunk ones cyan (the marker and the name).
     assert_eq!(fg_of(&j, "- gcc/"), Some(Color::Red));
     assert_eq!(fg_of(&j, "< usr/"), Some(Color::Cyan));
+    // ? shows the keys; Esc closes the help.
+    j.keys("?");
+    assert!(j.app.help);
+    insta::assert_snapshot!("compare_help", j.screen());
+    j.key(KeyCode::Esc);
+    assert!(!j.app.help);
+    assert_eq!(j.app.screen, Screen::Tree);
     // Esc goes back to the pairs, q quits.
     j.key(KeyCode::Esc);
     assert_eq!(j.app.screen, Screen::Pairs);

@@ -204,6 +204,8 @@ pub struct CompareApp {
     pub pair_list: ListState,
     pub screen: Screen,
     pub diff: Option<DiffView>,
+    /// The help overlay is shown.
+    pub help: bool,
     pub quit: bool,
     pub area: Rect,
     pub theme: Theme,
@@ -219,6 +221,7 @@ impl CompareApp {
             pair_list: ListState::default(),
             screen: Screen::Pairs,
             diff: None,
+            help: false,
             quit: false,
             area,
             theme,
@@ -280,6 +283,13 @@ impl CompareApp {
         let Some(action) = action else { return };
         if action == Action::Quit {
             self.quit = true;
+            return;
+        }
+        if action == Action::Help || (self.help && action == Action::Back) {
+            self.help = !self.help;
+            return;
+        }
+        if self.help {
             return;
         }
         match self.screen {
@@ -376,9 +386,62 @@ fn footer(t: &Theme, scope: Scope, entries: &[(Action, &str)]) -> Line<'static> 
     Line::from(spans)
 }
 
+/// The keys of the compare view, with the key table's labels and help texts.
+const HELP: &[(Scope, Action)] = &[
+    (Scope::Move, Action::Up),
+    (Scope::Move, Action::Down),
+    (Scope::Move, Action::PageUp),
+    (Scope::Move, Action::PageDown),
+    (Scope::Move, Action::Home),
+    (Scope::Move, Action::End),
+    (Scope::Tree, Action::Toggle),
+    (Scope::Tree, Action::Left),
+    (Scope::Tree, Action::Right),
+    (Scope::Tree, Action::CollapseAll),
+    (Scope::Tree, Action::ExpandAll),
+    (Scope::Tree, Action::Sort),
+    (Scope::Global, Action::Filter),
+    (Scope::Global, Action::Back),
+    (Scope::Global, Action::Help),
+    (Scope::Global, Action::Quit),
+];
+
+fn help_lines(t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::styled(
+            "Pair list: Enter opens the pair's diff tree; Esc in the tree comes back.",
+            t.bold(),
+        ),
+        Line::raw(""),
+    ];
+    for (scope, action) in HELP {
+        if let Some(b) = keys::BINDINGS
+            .iter()
+            .find(|b| b.scope == *scope && b.action == *action)
+        {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<14}", b.label), t.key()),
+                Span::raw(b.help),
+            ]));
+        }
+    }
+    lines
+}
+
 /// Draws the compare view.
 pub fn draw(f: &mut Frame, app: &CompareApp) {
     let t = &app.theme;
+    if app.help {
+        f.render_widget(
+            Paragraph::new(help_lines(t)).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" Keys (? or Esc closes) "),
+            ),
+            f.area(),
+        );
+        return;
+    }
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(f.area());
     let height = body.height.saturating_sub(2) as usize;
     match (app.screen, &app.diff) {
@@ -461,6 +524,7 @@ pub fn draw(f: &mut Frame, app: &CompareApp) {
                     Scope::Tree,
                     &[
                         (Action::Quit, "quit"),
+                        (Action::Help, "help"),
                         (Action::Back, "pairs"),
                         (Action::Filter, "filter"),
                         (Action::Sort, "sort name/size"),
@@ -510,6 +574,7 @@ pub fn draw(f: &mut Frame, app: &CompareApp) {
                     Scope::Layers,
                     &[
                         (Action::Quit, "quit"),
+                        (Action::Help, "help"),
                         (Action::Down, "move"),
                         (Action::Enter, "open the diff tree"),
                     ],
