@@ -60,8 +60,9 @@ fn tmux_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[test]
-fn the_real_binary_in_tmux() {
+/// A tmux session running dsize with `args` in a 100×30 terminal, or None (with a note) when tmux
+/// is missing outside CI.
+fn session(name: &str, args: &str) -> Option<Tmux> {
     if !tmux_available() {
         assert_ne!(
             std::env::var("CI").as_deref(),
@@ -69,20 +70,37 @@ fn the_real_binary_in_tmux() {
             "tmux is required under CI=true"
         );
         eprintln!("skipped: tmux is not installed (install tmux to run this end-to-end test)");
-        return;
+        return None;
     }
     let bin = env!("CARGO_BIN_EXE_dsize");
     let asset = format!("{}/assets/my-app-v1.tar", env!("CARGO_MANIFEST_DIR"));
     let t = Tmux {
-        socket: format!("dsize-e2e-{}", std::process::id()),
+        socket: format!("dsize-e2e-{name}-{}", std::process::id()),
     };
-    let cmd = format!("env -u NO_COLOR '{bin}' '{asset}'; echo \"dsize exited: $?\"; sleep 60");
+    let cmd = format!("env -u NO_COLOR '{bin}' '{asset}' {args}; echo \"dsize exited: $?\"; sleep 60");
     let started = t.run(&["new-session", "-d", "-x", "100", "-y", "30", "-s", "e2e", &cmd]);
     assert!(
         started.status.success(),
         "{}",
         String::from_utf8_lossy(&started.stderr)
     );
+    Some(t)
+}
+
+#[test]
+fn ci_rules_show_a_verdict_and_set_the_exit_code() {
+    let Some(t) = session("ci", "--tui --ci --max-leftovers 1kB") else {
+        return;
+    };
+    let s = t.wait_for("CI FAIL");
+    assert!(s.contains("FAIL (1 of 1 rules failed)"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("dsize exited: 1");
+}
+
+#[test]
+fn the_real_binary_in_tmux() {
+    let Some(t) = session("main", "") else { return };
 
     // The first frames, then the analysis.
     let s = t.wait_for("efficiency 99.32 %");
