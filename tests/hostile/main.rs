@@ -7,6 +7,7 @@ mod manifests;
 mod paths;
 mod rawtar;
 mod run;
+mod seeds;
 mod tar;
 mod terminal;
 
