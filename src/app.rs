@@ -1,7 +1,10 @@
 //! The program's policy: parse, run, print, and map the outcome to an exit code
 //! (0 ok, 1 a CI rule failed, 2 error). A closed stdout (`dsize … | head`) is not an error.
+//! `dsize compare` runs in [`compare`].
 
-use crate::cli::{Cli, Config, JsonTo};
+mod compare;
+
+use crate::cli::{Cli, Command, Config, JsonTo};
 use crate::index::Progress;
 use crate::pipeline;
 use crate::report::{self, ci, json, text};
@@ -19,7 +22,7 @@ pub const ERROR: u8 = 2;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { ERROR } else { OK };
@@ -27,9 +30,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let code = match cli.into_config() {
-        Ok(config) => run(&config),
-        Err(e) => fail(&e),
+    let code = match cli.command.take() {
+        Some(Command::Compare(args)) => match args.into_config() {
+            Ok(config) => compare::run(&config),
+            Err(e) => fail(&e),
+        },
+        None => match cli.into_config() {
+            Ok(config) => run(&config),
+            Err(e) => fail(&e),
+        },
     };
     ExitCode::from(code)
 }
@@ -52,16 +61,10 @@ pub fn run(config: &Config) -> u8 {
     };
     let outcome = config.ci.as_ref().map(|r| ci::evaluate(&analysis, r));
     let json_to_stdout = config.json == Some(JsonTo::Stdout);
-    if let Some(to) = &config.json {
-        let body = json::to_string(&analysis, outcome.clone());
-        let written = match to {
-            JsonTo::Stdout => print_stdout(&body),
-            JsonTo::File(p) => std::fs::write(p, body)
-                .map_err(|e| format!("{}: cannot write the JSON report: {e}", p.display())),
-        };
-        if let Err(e) = written {
-            return fail(&e);
-        }
+    if let Some(to) = &config.json
+        && let Err(e) = write_json(to, &json::to_string(&analysis, outcome.clone()))
+    {
+        return fail(&e);
     }
     // Human text goes to stdout, or to stderr when stdout carries JSON.
     let mut human = String::new();
@@ -76,21 +79,35 @@ pub fn run(config: &Config) -> u8 {
             },
         ));
     }
-    if !human.is_empty() {
-        let printed = if json_to_stdout {
-            io::stderr()
-                .write_all(human.as_bytes())
-                .map_err(|e| e.to_string())
-        } else {
-            print_stdout(&human)
-        };
-        if let Err(e) = printed {
-            return fail(&e);
-        }
+    if let Err(e) = print_human(&human, json_to_stdout) {
+        return fail(&e);
     }
     match outcome {
         Some(o) if !o.pass => RULE_FAILED,
         _ => OK,
+    }
+}
+
+/// Writes the JSON report to its file or to stdout.
+fn write_json(to: &JsonTo, body: &str) -> Result<(), String> {
+    match to {
+        JsonTo::Stdout => print_stdout(body),
+        JsonTo::File(p) => {
+            std::fs::write(p, body).map_err(|e| format!("{}: cannot write the JSON report: {e}", p.display()))
+        }
+    }
+}
+
+/// Prints the human report: to stdout, or to stderr when stdout carries JSON.
+fn print_human(human: &str, to_stderr: bool) -> Result<(), String> {
+    if human.is_empty() {
+        Ok(())
+    } else if to_stderr {
+        io::stderr()
+            .write_all(human.as_bytes())
+            .map_err(|e| e.to_string())
+    } else {
+        print_stdout(human)
     }
 }
 
@@ -131,10 +148,15 @@ impl ProgressLine {
                 } else {
                     format!("{done} layers")
                 };
-                eprint!(
-                    "\r\x1b[2Kdsize: reading… {} read, {layers} indexed",
-                    report::human(bytes)
-                );
+                if bytes == 0 && done == 0 {
+                    // A daemon stages the whole export before its first byte.
+                    eprint!("\r\x1b[2Kdsize: waiting for the image's first bytes…");
+                } else {
+                    eprint!(
+                        "\r\x1b[2Kdsize: reading… {} read, {layers} indexed",
+                        report::human(bytes)
+                    );
+                }
                 shown = true;
             }
             if shown {

@@ -4,8 +4,9 @@ use crate::index::Limits;
 use crate::model::AnalysisOptions;
 use crate::pipeline::Options;
 use crate::report::ci::{self, Rules, Setting};
+use crate::report::compare::{Growth, parse_growth};
 use crate::source::{ImageRef, Platform, ReadOptions};
-use clap::{Args, Parser};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
@@ -27,6 +28,7 @@ Examples:
   dsize my-app:v3 --ci --max-waste 20MB --max-leftovers 50MB
   dsize my-app:v3 --json report.json
   docker save my-app:v3 | dsize - --ci
+  dsize compare my-app:v1 my-app:v2 my-app:v3    (see dsize compare --help)
 
 Exit status: 0 ok (CI rules passed), 1 a CI rule failed, 2 error.";
 
@@ -36,12 +38,15 @@ Exit status: 0 ok (CI rules passed), 1 a CI rule failed, 2 error.";
     name = "dsize",
     version,
     about = "Shows where a container image's bytes go: every layer's size, the wasted bytes that later layers hid but still ship, and leftovers like apt lists, caches and .git, each with its fix.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct Cli {
-    /// The image to analyse (see IMAGE below).
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
+    /// The image to analyse (see IMAGE below). An image called `compare` is `./compare` or
+    /// `docker:compare`.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub image: Option<String>,
 
     #[command(flatten)]
     pub read: ReadArgs,
@@ -51,6 +56,71 @@ pub struct Cli {
 
     #[command(flatten)]
     pub ci: CiArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands; `dsize IMAGE` alone analyses one image.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare versions of an image: sizes, waste and leftovers side by side, and what changed
+    /// between each image and the next, matched by path.
+    #[command(after_help = COMPARE_AFTER_HELP)]
+    Compare(CompareArgs),
+}
+
+const COMPARE_AFTER_HELP: &str = "\
+Each IMAGE is named as for `dsize IMAGE` (daemon names, archives, OCI directories, `-` once);
+sources may be mixed. Every image is indexed once, all in parallel.
+
+What changed between each image and the next is matched by path, not by layer position:
+directory rows (cut at depth 3, or at a directory that exists in one image only) never overlap
+and add up to the visible change; instructions are matched by their normalised text.
+
+Examples:
+  dsize compare my-app:v1 my-app:v2 my-app:v3
+  dsize compare old.tar my-app:latest --markdown > comment.md
+  dsize compare main.tar pr.tar --ci --max-growth 5%
+  dsize compare v1.tar v2.tar --json diff.json
+
+Exit status: 0 ok (CI passed), 1 --max-growth exceeded, 2 error.";
+
+/// `dsize compare IMAGE IMAGE [IMAGE…]`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more images, oldest first.
+    #[arg(value_name = "IMAGE", num_args = 2.., required = true)]
+    pub images: Vec<String>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Print a Markdown table fit for a pull-request comment.
+    #[arg(long, help_heading = "Output")]
+    pub markdown: bool,
+
+    /// Gate on size growth: exit 1 when the last image's stored size grew past --max-growth
+    /// against the first.
+    #[arg(
+        long,
+        requires = "max_growth",
+        help_heading = "CI gate (exit 1 when it fails)"
+    )]
+    pub ci: bool,
+
+    /// Most growth allowed from the first image to the last: a share of the first's stored size
+    /// (5%) or a size (20MB, 20MiB).
+    #[arg(
+        long,
+        value_name = "PCT|SIZE",
+        requires = "ci",
+        help_heading = "CI gate (exit 1 when it fails)"
+    )]
+    pub max_growth: Option<String>,
 }
 
 /// How the image is read and measured.
@@ -146,6 +216,56 @@ pub enum JsonTo {
     File(PathBuf),
 }
 
+/// `--json FILE`, with `-` for stdout.
+fn json_to(p: Option<PathBuf>) -> Option<JsonTo> {
+    p.map(|p| {
+        if p.as_os_str() == "-" {
+            JsonTo::Stdout
+        } else {
+            JsonTo::File(p)
+        }
+    })
+}
+
+/// The validated configuration of a `dsize compare` run.
+#[derive(Debug, Clone)]
+pub struct CompareConfig {
+    pub images: Vec<ImageRef>,
+    pub options: Options,
+    pub report: bool,
+    pub markdown: bool,
+    pub json: Option<JsonTo>,
+    /// Set with `--ci`.
+    pub max_growth: Option<Growth>,
+    pub top: usize,
+    pub progress: bool,
+}
+
+impl CompareArgs {
+    /// Validates everything; the error is one line for the user.
+    pub fn into_config(self) -> Result<CompareConfig, String> {
+        let options = read_options(&self.read)?;
+        let images: Vec<ImageRef> = self.images.iter().map(|s| ImageRef::parse(s)).collect();
+        if images.iter().filter(|i| **i == ImageRef::Stdin).count() > 1 {
+            return Err("standard input (`-`) can be read only once".into());
+        }
+        let max_growth = match &self.max_growth {
+            Some(s) if self.ci => Some(parse_growth(s).map_err(|e| format!("--max-growth: {e}"))?),
+            _ => None,
+        };
+        Ok(CompareConfig {
+            images,
+            options,
+            report: self.output.report,
+            markdown: self.markdown,
+            json: json_to(self.output.json),
+            max_growth,
+            top: self.output.top,
+            progress: !self.output.no_progress,
+        })
+    }
+}
+
 /// The validated configuration of one run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -192,15 +312,10 @@ impl Cli {
         } else {
             None
         };
-        let json = self.output.json.map(|p| {
-            if p.as_os_str() == "-" {
-                JsonTo::Stdout
-            } else {
-                JsonTo::File(p)
-            }
-        });
+        let json = json_to(self.output.json);
+        let image = self.image.ok_or("the IMAGE argument is required")?;
         Ok(Config {
-            image: ImageRef::parse(&self.image),
+            image: ImageRef::parse(&image),
             options,
             report: self.output.report,
             json,

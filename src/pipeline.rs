@@ -44,6 +44,7 @@ struct Build<'a> {
     options: AnalysisOptions,
     builder: Option<AnalysisBuilder>,
     error: Option<Error>,
+    delivered: u64,
     progress: &'a Progress,
     on_event: &'a mut dyn FnMut(Event),
 }
@@ -57,13 +58,23 @@ impl Sink for Build<'_> {
             .store(meta.layers.len() as u64, Ordering::Relaxed);
         (self.on_event)(Event::Meta(Box::new(meta.clone())));
         match AnalysisBuilder::new(meta, self.options) {
-            Ok(b) => self.builder = Some(b),
-            Err(e) => self.error = Some(Error::new(&self.name, e.to_string())),
+            Ok(b) => {
+                self.builder = Some(b);
+                self.error = None;
+            }
+            Err(e) => {
+                self.builder = None;
+                self.error = Some(Error::new(&self.name, e.to_string()));
+            }
         }
     }
 
     fn layer(&mut self, diff_index: usize, entries: LayerEntries, compressed: Option<u64>) {
-        self.progress.layers_done.fetch_add(1, Ordering::Relaxed);
+        // A stream source may have counted blobs as it indexed them; never count down.
+        self.delivered += 1;
+        self.progress
+            .layers_done
+            .fetch_max(self.delivered, Ordering::Relaxed);
         let Some(b) = self.builder.as_mut() else { return };
         (self.on_event)(Event::Layer {
             diff_index,
@@ -87,6 +98,7 @@ pub fn analyze(
         options: opts.analysis,
         builder: None,
         error: None,
+        delivered: 0,
         progress,
         on_event,
     };

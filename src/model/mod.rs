@@ -5,8 +5,10 @@
 //! - [`merge`]: applies layers in order (opaque markers, whiteouts, entries) and records waste;
 //! - [`leftovers`]: the rule table of paths an image should not ship;
 //! - [`instruction`]: history `created_by` -> Dockerfile text;
-//! - [`analysis`]: steps, totals and the builder that ties the rest together.
+//! - [`analysis`]: steps, totals and the builder that ties the rest together;
+//! - [`compare`]: several analyses side by side, matched by path.
 pub mod analysis;
+pub mod compare;
 pub mod entries;
 pub mod instruction;
 pub mod leftovers;

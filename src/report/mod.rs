@@ -1,9 +1,11 @@
-//! Reports over a finished [`Analysis`]: text, JSON (versioned, own types) and CI rules.
+//! Reports over a finished [`Analysis`]: text, JSON (versioned, own types) and CI rules; and over
+//! a comparison of several ([`compare`]).
 //!
 //! Everything here only reads the analysis. Paths and instructions that reach a terminal pass
 //! through [`escape`], so a file name can never send control sequences to it.
 
 pub mod ci;
+pub mod compare;
 pub mod json;
 pub mod text;
 

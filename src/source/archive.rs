@@ -15,8 +15,8 @@ use super::layout::{LayerRef, MetaStore, Platform, Resolved};
 use super::verify::{check_layer, resolve_checked};
 use super::{Error, Sink};
 use crate::index::{self, Compression, IndexError, Indexed, Limits, Magic, Progress, SNIFF_LEN};
-use crate::model::LayerEntries;
 use crate::model::entries::normalize_path;
+use crate::model::{ImageMeta, LayerEntries};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -540,6 +540,26 @@ pub fn read_stream(
     progress: &Progress,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
+    read_stream_announced(ctx, input, opts, progress, sink, None)
+}
+
+/// [`read_stream`] for a caller that knows the image before its bytes arrive (the Engine API's
+/// inspect and history). `announced` goes to the sink at once, so views can show the steps
+/// while the stream is still coming; its `format` is the prefix of the final one, its notes are
+/// kept. At the end the stream's own resolution must list the same layers (else an error: the
+/// image changed between inspect and export), and when it says anything more exactly (history
+/// flags, digests, format) the sink gets the corrected meta, still before any layer.
+pub fn read_stream_announced(
+    ctx: &str,
+    input: &mut dyn Read,
+    opts: &ReadOptions,
+    progress: &Progress,
+    sink: &mut dyn Sink,
+    announced: Option<&ImageMeta>,
+) -> Result<(), Error> {
+    if let Some(a) = announced {
+        sink.meta(a);
+    }
     let mut meta = MetaFiles::default();
     let mut links: HashMap<String, String> = HashMap::new();
     let workers = opts.workers(usize::MAX);
@@ -556,6 +576,9 @@ pub fn read_stream(
                         pos: 0,
                     };
                     let out = index::index_stream(r, None, opts.limits, progress);
+                    if out.is_ok() {
+                        count_indexed(progress);
+                    }
                     if done_tx.send((key, size, out)).is_err() {
                         break;
                     }
@@ -586,7 +609,21 @@ pub fn read_stream(
     let mut resolved =
         resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(ctx, e))?;
     resolved.meta.format = describe(&meta.files, compressed);
-    sink.meta(&resolved.meta);
+    match announced {
+        None => sink.meta(&resolved.meta),
+        Some(a) => {
+            check_announced(a, &resolved.meta).map_err(|e| Error::new(ctx, e))?;
+            resolved.meta.format = format!("{}, {}", a.format, resolved.meta.format);
+            let mut notes = a.notes.clone();
+            notes.retain(|n| !resolved.meta.notes.contains(n));
+            notes.append(&mut resolved.meta.notes);
+            resolved.meta.notes = notes;
+            resolved.meta.name = a.name.clone();
+            if resolved.meta != *a {
+                sink.meta(&resolved.meta);
+            }
+        }
+    }
     // Follow symlinks (legacy saves store a repeated layer as a link to the first copy).
     let keys: Vec<String> = resolved
         .layers
@@ -638,6 +675,31 @@ pub fn read_stream(
         sink.layer(d, ix.entries, compressed);
     }
     Ok(())
+}
+
+/// While a stream is read, `layers_done` counts blobs indexed (capped at the image's layer
+/// count once that is known); delivery to the sink brings it to the exact count at the end.
+fn count_indexed(progress: &Progress) {
+    let total = progress.layers_total.load(Ordering::Relaxed);
+    let _ = progress
+        .layers_done
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+            (total == 0 || d < total).then_some(d + 1)
+        });
+}
+
+/// The stream must hold the image that was announced: same layers, bottom to top.
+fn check_announced(announced: &ImageMeta, got: &ImageMeta) -> Result<(), String> {
+    let ids = |m: &ImageMeta| -> Vec<Option<String>> { m.layers.iter().map(|l| l.diff_id.clone()).collect() };
+    let (want, have) = (ids(announced), ids(got));
+    if announced.layers.is_empty() || want == have {
+        return Ok(());
+    }
+    Err(format!(
+        "the stream's image is not the one announced: its {} layer(s) are not the {} the daemon reported on inspect (did the tag move while dsize read it? run again)",
+        have.len(),
+        want.len()
+    ))
 }
 
 fn clone_result(r: &Result<Indexed, IndexError>) -> Result<Indexed, IndexError> {

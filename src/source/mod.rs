@@ -1,11 +1,13 @@
 //! All image I/O: naming an image ([`ImageRef`]), and reading it into a [`Sink`].
 //!
 //! - [`layout`]: resolution of manifests, indexes and configs (shared by every transport);
-//! - [`archive`]: the one archive parser, over a file, a stream or an OCI layout directory.
-//!
-//! The Engine API source builds on [`archive::read_stream`] with the daemon's export stream.
+//! - [`archive`]: the one archive parser, over a file, a stream or an OCI layout directory;
+//! - [`discover`]: where the Docker or Podman daemon listens (pure, from env and files);
+//! - [`engine`]: the Engine API (bollard): inspect and history, then the export stream through
+//!   [`archive::read_stream_announced`].
 
 pub mod archive;
+pub mod discover;
 pub mod engine;
 pub mod layout;
 pub mod verify;
@@ -18,9 +20,11 @@ use std::path::{Path, PathBuf};
 pub use archive::ReadOptions;
 pub use layout::Platform;
 
-/// Receives what a source reads, in this order: `meta` once, then each layer once (any order).
+/// Receives what a source reads, in this order: `meta`, then each layer once (any order).
 pub trait Sink {
-    /// The image's metadata (history, layer list) is known.
+    /// The image's metadata (history, layer list) is known. A source that announced it early
+    /// (the Engine API, from inspect and history) may send it once more, corrected from the
+    /// image's own config, before the first layer: the later call replaces the earlier one.
     fn meta(&mut self, meta: &ImageMeta);
     /// Layer `diff_index` (0 = bottom) was indexed; `compressed` is its blob size when stored
     /// compressed.

@@ -1,0 +1,485 @@
+//! Finding the daemon, the way the docker CLI does, as pure logic: the environment and the
+//! files it reads are inputs ([`Env`], [`Files`]), so every rule is unit-tested without
+//! touching the real machine.
+//!
+//! Docker: `DOCKER_HOST`, then `DOCKER_CONTEXT`, then `currentContext` in `config.json`
+//! (`$DOCKER_CONFIG` or `~/.docker`; the endpoint is in
+//! `contexts/meta/<sha256 of the name>/meta.json`), then `/var/run/docker.sock`. When only the
+//! default socket was tried, Podman's sockets are the fallback. Podman: `CONTAINER_HOST`, then
+//! `$XDG_RUNTIME_DIR/podman/podman.sock`, then `/run/podman/podman.sock`.
+//!
+//! No sockets are opened here; [`super::engine`] connects to what [`plan`] returns.
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// The socket every Docker install listens on unless told otherwise.
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+/// Podman's rootful service socket.
+pub const PODMAN_SYSTEM_SOCKET: &str = "/run/podman/podman.sock";
+
+/// The environment variables discovery reads.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub docker_host: Option<String>,
+    pub docker_context: Option<String>,
+    pub docker_config: Option<PathBuf>,
+    pub docker_tls_verify: bool,
+    pub container_host: Option<String>,
+    pub home: Option<PathBuf>,
+    pub xdg_runtime_dir: Option<PathBuf>,
+}
+
+impl Env {
+    /// The process environment (empty values count as unset, like the docker CLI).
+    pub fn from_process() -> Env {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Env {
+            docker_host: var("DOCKER_HOST"),
+            docker_context: var("DOCKER_CONTEXT"),
+            docker_config: var("DOCKER_CONFIG").map(PathBuf::from),
+            docker_tls_verify: var("DOCKER_TLS_VERIFY").is_some(),
+            container_host: var("CONTAINER_HOST"),
+            home: var("HOME").map(PathBuf::from),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+        }
+    }
+}
+
+/// The files discovery reads (the real file system, or a map in tests).
+pub trait Files {
+    /// The file's bytes, or `None` when it cannot be read.
+    fn read(&self, path: &Path) -> Option<Vec<u8>>;
+}
+
+/// The real file system.
+pub struct RealFiles;
+
+impl Files for RealFiles {
+    fn read(&self, path: &Path) -> Option<Vec<u8>> {
+        std::fs::read(path).ok()
+    }
+}
+
+/// Which engine an endpoint is expected to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Docker,
+    Podman,
+}
+
+/// Where a daemon is expected to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A unix socket path.
+    Unix(PathBuf),
+    /// `host:port` spoken to in plain HTTP.
+    Tcp(String),
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Unix(p) => write!(f, "unix://{}", p.display()),
+            Address::Tcp(a) => write!(f, "tcp://{a}"),
+        }
+    }
+}
+
+/// One place to try, and why it was chosen (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub address: Address,
+    pub engine: Engine,
+    /// `DOCKER_HOST`, `context "colima"`, `the default socket`, …
+    pub origin: String,
+}
+
+/// What to try, in order. `fallback` endpoints (Podman, when Docker was only the default
+/// guess) are used only when every `primary` one cannot be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub primary: Vec<Endpoint>,
+    pub fallback: Vec<Endpoint>,
+}
+
+/// Parses a `DOCKER_HOST`-style address. `origin` names where it came from, for the message.
+pub fn parse_host(host: &str, origin: &str, tls: bool) -> Result<Address, String> {
+    let bad = |why: &str| {
+        format!(
+            "{origin}={host:?} {why}; use unix:///path/to/docker.sock or tcp://HOST:PORT (e.g. DOCKER_HOST=unix:///var/run/docker.sock)"
+        )
+    };
+    if let Some(path) = host.strip_prefix("unix://") {
+        if path.is_empty() {
+            return Err(bad("names no socket"));
+        }
+        return Ok(Address::Unix(PathBuf::from(path)));
+    }
+    let rest = host
+        .strip_prefix("tcp://")
+        .or_else(|| host.strip_prefix("http://"));
+    if let Some(rest) = rest {
+        if tls {
+            return Err(format!(
+                "{origin}={host:?} with DOCKER_TLS_VERIFY set: TLS connections to the daemon are not supported; unset DOCKER_TLS_VERIFY for a plain port, or forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and use DOCKER_HOST=unix:///tmp/docker.sock"
+            ));
+        }
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') {
+            return Err(bad("is not HOST:PORT"));
+        }
+        let with_port = if has_port(authority) {
+            authority.to_string()
+        } else {
+            format!("{authority}:2375")
+        };
+        return Ok(Address::Tcp(with_port));
+    }
+    if host.starts_with("ssh://") || host.starts_with("https://") || host.starts_with("npipe://") {
+        let scheme = host.split("://").next().unwrap_or_default();
+        return Err(format!(
+            "{origin}={host:?}: {scheme}:// endpoints are not supported; forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and use DOCKER_HOST=unix:///tmp/docker.sock"
+        ));
+    }
+    Err(bad("is not a daemon address"))
+}
+
+fn has_port(authority: &str) -> bool {
+    // `[::1]:2375`, `host:2375`; a bare IPv6 literal has colons but ends with `]`.
+    match authority.rsplit_once(':') {
+        Some((h, p)) => !h.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+/// The docker CLI's config directory: `$DOCKER_CONFIG`, else `~/.docker`.
+fn config_dir(env: &Env) -> Option<PathBuf> {
+    env.docker_config
+        .clone()
+        .or_else(|| env.home.as_ref().map(|h| h.join(".docker")))
+}
+
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(rename = "currentContext", default)]
+    current_context: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ContextMeta {
+    #[serde(rename = "Endpoints", default)]
+    endpoints: std::collections::HashMap<String, ContextEndpoint>,
+}
+
+#[derive(Deserialize)]
+struct ContextEndpoint {
+    #[serde(rename = "Host", default)]
+    host: Option<String>,
+}
+
+/// The context to use and where that choice came from, if any is set.
+fn chosen_context(env: &Env, files: &dyn Files) -> Option<(String, String)> {
+    if let Some(c) = &env.docker_context {
+        return Some((c.clone(), "DOCKER_CONTEXT".into()));
+    }
+    let path = config_dir(env)?.join("config.json");
+    let bytes = files.read(&path)?;
+    // A config.json the docker CLI would also choke on is not ours to judge: ignore it.
+    let cfg: ConfigFile = serde_json::from_slice(&bytes).ok()?;
+    let name = cfg.current_context.filter(|c| !c.is_empty())?;
+    Some((name, format!("currentContext in {}", path.display())))
+}
+
+/// The Docker endpoint of a named context (`default` means the default socket).
+fn context_endpoint(env: &Env, files: &dyn Files, name: &str, why: &str) -> Result<Option<Endpoint>, String> {
+    if name == "default" {
+        return Ok(None);
+    }
+    let dir = config_dir(env).ok_or_else(|| {
+        format!("docker context {name:?} ({why}): no $HOME or $DOCKER_CONFIG to find it in")
+    })?;
+    let digest = hex::encode(Sha256::digest(name.as_bytes()));
+    let path = dir.join("contexts").join("meta").join(digest).join("meta.json");
+    let bytes = files.read(&path).ok_or_else(|| {
+        format!(
+            "docker context {name:?} ({why}) does not exist ({} is missing); `docker context ls` lists contexts",
+            path.display()
+        )
+    })?;
+    let meta: ContextMeta = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a docker context: {e}", path.display()))?;
+    let host = meta
+        .endpoints
+        .get("docker")
+        .and_then(|e| e.host.clone())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("{}: the context has no docker endpoint", path.display()))?;
+    let origin = format!("context {name:?} ({why})");
+    let address = parse_host(&host, &origin, false)?;
+    Ok(Some(Endpoint {
+        address,
+        engine: Engine::Docker,
+        origin,
+    }))
+}
+
+/// Podman's sockets, in the order Podman's own clients try them.
+fn podman_endpoints(env: &Env) -> Vec<Endpoint> {
+    let mut out = Vec::new();
+    if let Some(dir) = &env.xdg_runtime_dir {
+        out.push(Endpoint {
+            address: Address::Unix(dir.join("podman").join("podman.sock")),
+            engine: Engine::Podman,
+            origin: "Podman's user socket ($XDG_RUNTIME_DIR)".into(),
+        });
+    }
+    out.push(Endpoint {
+        address: Address::Unix(PODMAN_SYSTEM_SOCKET.into()),
+        engine: Engine::Podman,
+        origin: "Podman's system socket".into(),
+    });
+    out
+}
+
+/// Decides where to look for the daemon.
+pub fn plan(env: &Env, podman: bool, files: &dyn Files) -> Result<Plan, String> {
+    if podman {
+        if let Some(h) = &env.container_host {
+            let address = parse_host(h, "CONTAINER_HOST", false)?;
+            return Ok(Plan {
+                primary: vec![Endpoint {
+                    address,
+                    engine: Engine::Podman,
+                    origin: "CONTAINER_HOST".into(),
+                }],
+                fallback: vec![],
+            });
+        }
+        return Ok(Plan {
+            primary: podman_endpoints(env),
+            fallback: vec![],
+        });
+    }
+    if let Some(h) = &env.docker_host {
+        let address = parse_host(h, "DOCKER_HOST", env.docker_tls_verify)?;
+        return Ok(Plan {
+            primary: vec![Endpoint {
+                address,
+                engine: Engine::Docker,
+                origin: "DOCKER_HOST".into(),
+            }],
+            fallback: vec![],
+        });
+    }
+    if let Some((name, why)) = chosen_context(env, files)
+        && let Some(e) = context_endpoint(env, files, &name, &why)?
+    {
+        return Ok(Plan {
+            primary: vec![e],
+            fallback: vec![],
+        });
+    }
+    let default = Endpoint {
+        address: Address::Unix(DEFAULT_DOCKER_SOCKET.into()),
+        engine: Engine::Docker,
+        origin: "the default socket".into(),
+    };
+    Ok(Plan {
+        primary: vec![default],
+        fallback: podman_endpoints(env),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Fake(HashMap<PathBuf, Vec<u8>>);
+
+    impl Fake {
+        fn with(mut self, path: &str, body: &str) -> Self {
+            self.0.insert(path.into(), body.as_bytes().to_vec());
+            self
+        }
+    }
+
+    impl Files for Fake {
+        fn read(&self, path: &Path) -> Option<Vec<u8>> {
+            self.0.get(path).cloned()
+        }
+    }
+
+    fn home() -> Env {
+        Env {
+            home: Some("/home/u".into()),
+            ..Env::default()
+        }
+    }
+
+    fn unix(p: &str) -> Address {
+        Address::Unix(p.into())
+    }
+
+    fn meta_path(dir: &str, name: &str) -> String {
+        format!(
+            "{dir}/contexts/meta/{}/meta.json",
+            hex::encode(Sha256::digest(name.as_bytes()))
+        )
+    }
+
+    #[test]
+    fn default_socket_then_podman_fallback() {
+        let env = Env {
+            xdg_runtime_dir: Some("/run/user/1000".into()),
+            ..home()
+        };
+        let p = plan(&env, false, &Fake::default()).unwrap();
+        assert_eq!(p.primary.len(), 1);
+        assert_eq!(p.primary[0].address, unix("/var/run/docker.sock"));
+        assert_eq!(p.primary[0].origin, "the default socket");
+        let fb: Vec<_> = p.fallback.iter().map(|e| e.address.clone()).collect();
+        assert_eq!(
+            fb,
+            [
+                unix("/run/user/1000/podman/podman.sock"),
+                unix("/run/podman/podman.sock")
+            ]
+        );
+        assert!(p.fallback.iter().all(|e| e.engine == Engine::Podman));
+    }
+
+    #[test]
+    fn docker_host_wins_and_has_no_fallback() {
+        let env = Env {
+            docker_host: Some("unix:///tmp/d.sock".into()),
+            docker_context: Some("other".into()),
+            ..home()
+        };
+        let p = plan(&env, false, &Fake::default()).unwrap();
+        assert_eq!(p.primary[0].address, unix("/tmp/d.sock"));
+        assert_eq!(p.primary[0].origin, "DOCKER_HOST");
+        assert!(p.fallback.is_empty());
+    }
+
+    #[test]
+    fn tcp_hosts_get_the_default_port() {
+        assert_eq!(
+            parse_host("tcp://10.0.0.2", "DOCKER_HOST", false).unwrap(),
+            Address::Tcp("10.0.0.2:2375".into())
+        );
+        assert_eq!(
+            parse_host("tcp://build:2376/", "DOCKER_HOST", false).unwrap(),
+            Address::Tcp("build:2376".into())
+        );
+        assert_eq!(
+            parse_host("tcp://[::1]:2375", "DOCKER_HOST", false).unwrap(),
+            Address::Tcp("[::1]:2375".into())
+        );
+        assert_eq!(
+            parse_host("tcp://[::1]", "DOCKER_HOST", false).unwrap(),
+            Address::Tcp("[::1]:2375".into())
+        );
+    }
+
+    #[test]
+    fn bad_hosts_say_what_to_write() {
+        for h in ["foo", "unix://", "tcp://", "tcp://a/b", "/var/run/docker.sock"] {
+            let e = parse_host(h, "DOCKER_HOST", false).unwrap_err();
+            assert!(e.contains("DOCKER_HOST=") && e.contains("unix://"), "{h}: {e}");
+        }
+        let e = parse_host("ssh://me@box", "DOCKER_HOST", false).unwrap_err();
+        assert!(e.contains("ssh:// endpoints are not supported"), "{e}");
+        let e = parse_host("tcp://box:2376", "DOCKER_HOST", true).unwrap_err();
+        assert!(e.contains("TLS"), "{e}");
+    }
+
+    #[test]
+    fn docker_context_env_reads_the_meta_file() {
+        let files = Fake::default().with(
+            &meta_path("/home/u/.docker", "colima"),
+            r#"{"Name":"colima","Metadata":{},"Endpoints":{"docker":{"Host":"unix:///home/u/.colima/docker.sock","SkipTLSVerify":false}}}"#,
+        );
+        let env = Env {
+            docker_context: Some("colima".into()),
+            ..home()
+        };
+        let p = plan(&env, false, &files).unwrap();
+        assert_eq!(p.primary[0].address, unix("/home/u/.colima/docker.sock"));
+        assert_eq!(p.primary[0].origin, "context \"colima\" (DOCKER_CONTEXT)");
+        assert!(p.fallback.is_empty());
+    }
+
+    #[test]
+    fn current_context_from_config_json_and_docker_config() {
+        let files = Fake::default()
+            .with("/cfg/config.json", r#"{"auths":{},"currentContext":"remote"}"#)
+            .with(
+                &meta_path("/cfg", "remote"),
+                r#"{"Endpoints":{"docker":{"Host":"tcp://10.1.2.3:2375"}}}"#,
+            );
+        let env = Env {
+            docker_config: Some("/cfg".into()),
+            ..home()
+        };
+        let p = plan(&env, false, &files).unwrap();
+        assert_eq!(p.primary[0].address, Address::Tcp("10.1.2.3:2375".into()));
+        assert!(p.primary[0].origin.contains("currentContext in /cfg/config.json"));
+    }
+
+    #[test]
+    fn default_context_and_unreadable_config_mean_the_default_socket() {
+        let files = Fake::default().with("/home/u/.docker/config.json", r#"{"currentContext":"default"}"#);
+        let p = plan(&home(), false, &files).unwrap();
+        assert_eq!(p.primary[0].address, unix(DEFAULT_DOCKER_SOCKET));
+        let files = Fake::default().with("/home/u/.docker/config.json", "not json");
+        let p = plan(&home(), false, &files).unwrap();
+        assert_eq!(p.primary[0].address, unix(DEFAULT_DOCKER_SOCKET));
+    }
+
+    #[test]
+    fn missing_context_is_an_error_naming_it() {
+        let env = Env {
+            docker_context: Some("gone".into()),
+            ..home()
+        };
+        let e = plan(&env, false, &Fake::default()).unwrap_err();
+        assert!(e.contains("\"gone\"") && e.contains("does not exist"), "{e}");
+        let files = Fake::default().with(&meta_path("/home/u/.docker", "gone"), r#"{"Endpoints":{}}"#);
+        let e = plan(&env, false, &files).unwrap_err();
+        assert!(e.contains("no docker endpoint"), "{e}");
+    }
+
+    #[test]
+    fn podman_sockets() {
+        let env = Env {
+            xdg_runtime_dir: Some("/run/user/1000".into()),
+            docker_host: Some("unix:///var/run/docker.sock".into()),
+            ..home()
+        };
+        let p = plan(&env, true, &Fake::default()).unwrap();
+        let a: Vec<_> = p.primary.iter().map(|e| e.address.clone()).collect();
+        assert_eq!(
+            a,
+            [
+                unix("/run/user/1000/podman/podman.sock"),
+                unix("/run/podman/podman.sock")
+            ]
+        );
+        assert!(p.primary.iter().all(|e| e.engine == Engine::Podman));
+        // No XDG_RUNTIME_DIR (root, or a bare CI shell): the system socket only.
+        let p = plan(&home(), true, &Fake::default()).unwrap();
+        assert_eq!(p.primary.len(), 1);
+        assert_eq!(p.primary[0].address, unix(PODMAN_SYSTEM_SOCKET));
+        // CONTAINER_HOST (Podman's DOCKER_HOST) wins.
+        let env = Env {
+            container_host: Some("unix:///tmp/p.sock".into()),
+            ..home()
+        };
+        let p = plan(&env, true, &Fake::default()).unwrap();
+        assert_eq!(p.primary[0].address, unix("/tmp/p.sock"));
+    }
+}
