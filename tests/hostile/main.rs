@@ -3,6 +3,7 @@
 //! nothing to disk. `rawtar` writes the malformed tar bytes; `run` runs and checks the binary.
 
 mod compression;
+mod fuzz_regressions;
 mod manifests;
 mod paths;
 mod rawtar;
