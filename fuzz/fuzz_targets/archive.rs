@@ -35,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
     if read_stream("fuzz", &mut input, &opts, &Progress::default(), &mut build).is_ok() {
         if let Some(b) = build.0 {
             let a = b.finish();
+            let t = &a.totals;
+            assert_eq!(t.stored_bytes, t.visible_bytes + t.wasted_bytes);
             let _ = text::render(&a, text::TextOptions::default());
             let _ = json::to_string(&a, None);
         }
