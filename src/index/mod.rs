@@ -301,6 +301,7 @@ where
     let mut parent = Vec::new();
     let mut aufs = 0u64;
     let mut escaped = 0u64;
+    let mut rooted = 0u64;
     let mut entries = archive.entries_with_seek().map_err(|e| map_io(e, &watch))?;
     while let Some(entry) = watch.next(&mut entries) {
         if progress.cancel.load(Ordering::Relaxed) {
@@ -359,6 +360,12 @@ where
         } else {
             (kind, &scratch[..])
         };
+        // A file, link or device whose path is the root itself (``, `./`, `../`) cannot exist;
+        // the merge would drop it, so it is not counted either.
+        if path.is_empty() && !matches!(kind, EntryKind::Dir | EntryKind::Opaque) {
+            rooted += 1;
+            continue;
+        }
         let link: Cow<[u8]> = match kind {
             EntryKind::Symlink => entry.link_name_bytes().unwrap_or_default(),
             EntryKind::HardLink => {
@@ -389,6 +396,11 @@ where
     if escaped > 0 {
         out.notes.push(format!(
             "{escaped} path(s) tried to climb above / with `..`; they were kept inside the image root"
+        ));
+    }
+    if rooted > 0 {
+        out.notes.push(format!(
+            "{rooted} entr(ies) named the image root itself as a file, link or device; ignored"
         ));
     }
     let mut limited = archive.into_inner().into_inner();
