@@ -487,3 +487,21 @@ fn my_app_v1_from_assets() {
     let s = j.screen();
     assert!(s.contains("+W      3 kB"), "{s}");
 }
+
+/// The README's key table names every key of the key table (the help and footer come from it).
+#[test]
+fn readme_lists_every_key() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let start = readme.find("## Interactive browser").expect("section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    for b in dsize::tui::keys::BINDINGS {
+        for key in b.label.split(' ') {
+            assert!(
+                section.contains(&format!("`{key}`")),
+                "README misses `{key}` ({})",
+                b.help
+            );
+        }
+    }
+}

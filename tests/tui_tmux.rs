@@ -66,9 +66,9 @@ fn tmux_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Starts `dsize ARGS` (arguments with a `/` are paths relative to the crate) in a 100×30 tmux session; `None` (with a note)
-/// when tmux is missing and CI is not set.
-fn start(args: &[&str]) -> Option<Tmux> {
+/// A tmux session running dsize with `args` (`assets/…` made absolute) in a 100×30 terminal, or
+/// None (with a note) when tmux is missing outside CI.
+fn session(name: &str, args: &str) -> Option<Tmux> {
     if !tmux_available() {
         assert_ne!(
             std::env::var("CI").as_deref(),
@@ -79,20 +79,11 @@ fn start(args: &[&str]) -> Option<Tmux> {
         return None;
     }
     let bin = env!("CARGO_BIN_EXE_dsize");
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| match a.contains('/') {
-            true => format!("'{}/{a}'", env!("CARGO_MANIFEST_DIR")),
-            false => format!("'{a}'"),
-        })
-        .collect();
+    let args = args.replace("assets/", concat!(env!("CARGO_MANIFEST_DIR"), "/assets/"));
     let t = Tmux {
-        socket: format!("dsize-e2e-{}-{}", std::process::id(), args.len()),
+        socket: format!("dsize-e2e-{name}-{}", std::process::id()),
     };
-    let cmd = format!(
-        "env -u NO_COLOR '{bin}' {}; echo \"dsize exited: $?\"; sleep 60",
-        args.join(" ")
-    );
+    let cmd = format!("env -u NO_COLOR '{bin}' {args}; echo \"dsize exited: $?\"; sleep 60");
     let started = t.run(&["new-session", "-d", "-x", "100", "-y", "30", "-s", "e2e", &cmd]);
     assert!(
         started.status.success(),
@@ -103,25 +94,44 @@ fn start(args: &[&str]) -> Option<Tmux> {
 }
 
 #[test]
-fn the_real_binary_in_tmux() {
-    let Some(t) = start(&["assets/my-app-v1.tar"]) else {
+fn ci_rules_show_a_verdict_and_set_the_exit_code() {
+    let Some(t) = session("ci", "assets/my-app-v1.tar --tui --ci --max-leftovers 1kB") else {
         return;
     };
+    let s = t.wait_for("CI FAIL");
+    assert!(s.contains("FAIL (1 of 1 rules failed)"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("dsize exited: 1");
+}
+
+#[test]
+fn the_real_binary_in_tmux() {
+    let Some(t) = session("main", "assets/my-app-v1.tar") else {
+        return;
+    };
+
     // The first frames, then the analysis.
     let s = t.wait_for("efficiency 99.32 %");
     assert!(s.contains("Layers") && s.contains("IMPORT"), "{s}");
     // Two layers down: step 2's changes.
-    t.press(&["j", "j"], "Files · #2 changes");
+    t.keys(&["j", "j"]);
+    t.wait_for("Files · #2 changes");
     // The whole filesystem as of it.
-    t.press(&["t"], "Files · as of #2");
+    t.keys(&["t"]);
+    t.wait_for("Files · as of #2");
     // Help, and back.
-    t.press(&["?"], "Esc closes");
-    let s = t.press(&["Escape"], "Files · as of #2");
+    t.keys(&["?"]);
+    t.wait_for("Esc closes");
+    t.keys(&["Escape"]);
+    let s = t.wait_for("Files · as of #2");
     assert!(!s.contains("Esc closes"), "{s}");
     // Back to the first layer, then from the waste list to the biggest item's layer (#2).
-    t.press(&["g"], "Files · as of #0");
-    t.press(&["Tab", "Tab"], "fix: end the RUN that runs apt-get update");
-    t.press(&["Enter"], "Files · as of #2");
+    t.keys(&["g"]);
+    t.wait_for("Files · as of #0");
+    t.keys(&["Tab", "Tab"]);
+    t.wait_for("fix: end the RUN that runs apt-get update");
+    t.keys(&["Enter"]);
+    t.wait_for("Files · as of #2");
     // Resize the terminal: it redraws for the new size.
     assert!(
         t.run(&["resize-window", "-t", "e2e", "-x", "70", "-y", "20"])
@@ -130,19 +140,18 @@ fn the_real_binary_in_tmux() {
     );
     t.wait_for("dsize my-app:v1");
     // q quits at once and gives the terminal back.
-    let s = t.press(&["q"], "dsize exited: 0");
+    t.keys(&["q"]);
+    let s = t.wait_for("dsize exited: 0");
     assert!(!s.contains("Layers"), "the alternate screen was left:\n{s}");
 }
 
 /// `dsize compare` in a terminal: the pair list, the v2 → v3 diff tree, a filter, q.
 #[test]
 fn compare_in_tmux() {
-    let Some(t) = start(&[
+    let Some(t) = session(
         "compare",
-        "assets/my-app-v1.tar",
-        "assets/my-app-v2.tar",
-        "assets/my-app-v3.tar",
-    ]) else {
+        "compare assets/my-app-v1.tar assets/my-app-v2.tar assets/my-app-v3.tar",
+    ) else {
         return;
     };
     t.wait_for("my-app:v2 → my-app:v3");

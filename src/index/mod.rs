@@ -7,6 +7,9 @@
 
 pub mod guard;
 
+mod fields;
+mod seekbuf;
+
 use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -180,6 +183,9 @@ pub struct Indexed {
     pub tar_digest: Option<String>,
 }
 
+/// Read buffer for decoded (gzip, zstd) layer bytes.
+const DECODED_BUF: usize = 256 << 10;
+
 /// Indexes a layer from a stream. `claimed` is what the media type says; the magic bytes decide,
 /// and a disagreement becomes a note.
 pub fn index_stream<R: Read>(
@@ -198,10 +204,15 @@ pub fn index_stream<R: Read>(
         hash: raw_hash.as_ref(),
     };
     let (mut out, tar_digest) = match compression.0 {
+        // Decoded bytes go through a large buffer: the tar reader asks for 512-byte headers,
+        // and skipped bodies are consumed straight out of it.
         Compression::Gzip => walk(
-            guard::Decoded::new(
-                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
-                "gzip",
+            BufReader::with_capacity(
+                DECODED_BUF,
+                guard::Decoded::new(
+                    flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
+                    "gzip",
+                ),
             ),
             limits,
             progress,
@@ -211,7 +222,11 @@ pub fn index_stream<R: Read>(
             // zstd's default, said out loud: a frame asking for a larger window is refused
             // instead of allocated (`zstd --long` uses 2^27).
             z.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
-            walk(guard::Decoded::new(z, "zstd"), limits, progress)?
+            walk(
+                BufReader::with_capacity(DECODED_BUF, guard::Decoded::new(z, "zstd")),
+                limits,
+                progress,
+            )?
         }
         Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress)?,
     };
@@ -245,7 +260,7 @@ pub fn index_seekable<R: Read + Seek>(
     input.seek(SeekFrom::Start(0))?;
     let (mut out, _) = walk(
         SeekCounted {
-            inner: input,
+            inner: seekbuf::SeekBuf::new(input, 0),
             progress,
         },
         limits,
@@ -301,6 +316,7 @@ where
     let mut parent = Vec::new();
     let mut aufs = 0u64;
     let mut escaped = 0u64;
+    let mut rooted = 0u64;
     let mut entries = archive.entries_with_seek().map_err(|e| map_io(e, &watch))?;
     while let Some(entry) = watch.next(&mut entries) {
         if progress.cancel.load(Ordering::Relaxed) {
@@ -359,6 +375,12 @@ where
         } else {
             (kind, &scratch[..])
         };
+        // A file, link or device whose path is the root itself (``, `./`, `../`) cannot exist;
+        // the merge would drop it, so it is not counted either.
+        if path.is_empty() && !matches!(kind, EntryKind::Dir | EntryKind::Opaque) {
+            rooted += 1;
+            continue;
+        }
         let link: Cow<[u8]> = match kind {
             EntryKind::Symlink => entry.link_name_bytes().unwrap_or_default(),
             EntryKind::HardLink => {
@@ -368,17 +390,7 @@ where
             }
             _ => Cow::Borrowed(&[]),
         };
-        let mode = header.mode().unwrap_or(0);
-        let uid = header
-            .uid()
-            .ok()
-            .and_then(|u| u32::try_from(u).ok())
-            .unwrap_or(u32::MAX);
-        let gid = header
-            .gid()
-            .ok()
-            .and_then(|g| u32::try_from(g).ok())
-            .unwrap_or(u32::MAX);
+        let (mode, uid, gid) = fields::mode_uid_gid(header);
         out.push(kind, path, &link, size, mode, uid, gid)
             .ok_or(IndexError::TooManyNames)?;
     }
@@ -389,6 +401,11 @@ where
     if escaped > 0 {
         out.notes.push(format!(
             "{escaped} path(s) tried to climb above / with `..`; they were kept inside the image root"
+        ));
+    }
+    if rooted > 0 {
+        out.notes.push(format!(
+            "{rooted} entr(ies) named the image root itself as a file, link or device; ignored"
         ));
     }
     let mut limited = archive.into_inner().into_inner();

@@ -302,10 +302,12 @@ impl AnalysisBuilder {
             ..
         } = self.merger;
         waste.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.node.cmp(&b.node)));
+        let mut covering = leftovers::Covering::new(&tree);
         let waste_rules: Vec<Option<usize>> = waste
             .iter()
-            .map(|w| leftovers::rule_covering(&tree, w.node).map(|(r, _)| r))
+            .map(|w| covering.of(w.node).map(|(r, _)| r))
             .collect();
+        drop(covering);
         let leftovers = leftovers::scan(&tree);
         let mut steps = self.steps;
         for w in &waste {

@@ -6,6 +6,7 @@
 //! wins, and nothing below a match is matched again.
 
 use super::tree::{NodeId, ROOT, Tree};
+use hashbrown::HashMap;
 
 /// One leftover pattern.
 #[derive(Debug)]
@@ -183,19 +184,184 @@ fn comp_matches(pat: &str, comp: &[u8]) -> bool {
     }
 }
 
-/// The first rule whose pattern ends exactly at the last of `comps` (the path from the root).
-pub fn match_rule(comps: &[&[u8]]) -> Option<usize> {
-    RULES.iter().position(|r| {
-        let (anywhere, pat) = match r.pattern.split_first() {
-            Some((&"**", rest)) => (true, rest),
-            _ => (false, r.pattern),
-        };
-        if comps.len() < pat.len() || (!anywhere && comps.len() != pat.len()) {
+/// A rule's pattern, prepared once: whether it may start at any depth, and its components.
+struct Compiled {
+    anywhere: bool,
+    comps: Vec<Comp>,
+}
+
+enum Comp {
+    Literal(&'static [u8]),
+    Wildcard(&'static str),
+}
+
+impl Comp {
+    fn matches(&self, c: &[u8]) -> bool {
+        match self {
+            Comp::Literal(l) => *l == c,
+            Comp::Wildcard(p) => comp_matches(p, c),
+        }
+    }
+}
+
+/// The rule table, prepared: every rule, and for quick rejection the rules by the literal last
+/// component of their pattern (plus those whose last component is a wildcard).
+struct Matcher {
+    rules: Vec<Compiled>,
+    by_last: HashMap<&'static [u8], Vec<usize>>,
+    wild_last: Vec<usize>,
+}
+
+fn matcher() -> &'static Matcher {
+    static MATCHER: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
+    MATCHER.get_or_init(|| {
+        let rules: Vec<Compiled> = RULES
+            .iter()
+            .map(|r| {
+                let (anywhere, pat) = match r.pattern.split_first() {
+                    Some((&"**", rest)) => (true, rest),
+                    _ => (false, r.pattern),
+                };
+                let comps = pat
+                    .iter()
+                    .map(|p| match p.contains('*') {
+                        true => Comp::Wildcard(p),
+                        false => Comp::Literal(p.as_bytes()),
+                    })
+                    .collect();
+                Compiled { anywhere, comps }
+            })
+            .collect();
+        let mut by_last: HashMap<&'static [u8], Vec<usize>> = HashMap::new();
+        let mut wild_last = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            match r.comps.last() {
+                Some(Comp::Literal(l)) => by_last.entry(*l).or_default().push(i),
+                _ => wild_last.push(i),
+            }
+        }
+        Matcher {
+            rules,
+            by_last,
+            wild_last,
+        }
+    })
+}
+
+impl Compiled {
+    fn matches(&self, comps: &[&[u8]]) -> bool {
+        let (n, k) = (comps.len(), self.comps.len());
+        if n < k || (!self.anywhere && n != k) {
             return false;
         }
-        let tail = &comps[comps.len() - pat.len()..];
-        pat.iter().zip(tail).all(|(p, c)| comp_matches(p, c))
-    })
+        self.comps
+            .iter()
+            .zip(&comps[n - k..])
+            .rev()
+            .all(|(p, c)| p.matches(c))
+    }
+}
+
+/// The first rule whose pattern ends exactly at the last of `comps` (the path from the root).
+pub fn match_rule(comps: &[&[u8]]) -> Option<usize> {
+    let m = matcher();
+    let last = comps.last()?;
+    // Only rules ending in this very name, or in a wildcard, can match; both lists are in
+    // table order, so the first hit of each is that list's best.
+    let literal = m
+        .by_last
+        .get(*last)
+        .and_then(|rs| rs.iter().copied().find(|r| m.rules[*r].matches(comps)));
+    let wild = m
+        .wild_last
+        .iter()
+        .copied()
+        .take_while(|r| literal.is_none_or(|l| *r < l))
+        .find(|r| m.rules[*r].matches(comps));
+    wild.or(literal)
+}
+
+/// [`rule_covering`] for many nodes: each directory's answer is worked out once and kept, so
+/// asking for every file of a deleted tree costs one rule match per file, not one per ancestor.
+pub struct Covering<'a> {
+    tree: &'a Tree,
+    /// Directory -> the rule covering it (itself or an ancestor).
+    memo: HashMap<NodeId, Option<(usize, NodeId)>>,
+    comps: Vec<&'a [u8]>,
+    chain: Vec<NodeId>,
+}
+
+impl<'a> Covering<'a> {
+    pub fn new(tree: &'a Tree) -> Self {
+        Covering {
+            tree,
+            memo: HashMap::new(),
+            comps: Vec::new(),
+            chain: Vec::new(),
+        }
+    }
+
+    /// Same answer as [`rule_covering`].
+    pub fn of(&mut self, node: NodeId) -> Option<(usize, NodeId)> {
+        if node == ROOT {
+            return None;
+        }
+        let above = self.dir(self.tree.node(node).parent);
+        if above.is_some() {
+            return above;
+        }
+        self.path_to(node);
+        match_rule(&self.comps).map(|r| (r, node))
+    }
+
+    /// The rule covering directory `d` (matched at `d` or above).
+    fn dir(&mut self, d: NodeId) -> Option<(usize, NodeId)> {
+        if d == ROOT || d == super::tree::NONE {
+            return None;
+        }
+        if let Some(r) = self.memo.get(&d) {
+            return *r;
+        }
+        // Climb to a known directory (or the root), then work down.
+        self.chain.clear();
+        let mut n = d;
+        let mut known = None;
+        while n != ROOT && n != super::tree::NONE {
+            if let Some(r) = self.memo.get(&n) {
+                known = *r;
+                break;
+            }
+            self.chain.push(n);
+            n = self.tree.node(n).parent;
+        }
+        let Some(&top) = self.chain.last() else {
+            return known;
+        };
+        self.path_to(top);
+        let mut result = known;
+        for i in (0..self.chain.len()).rev() {
+            let c = self.chain[i];
+            if i + 1 < self.chain.len() {
+                self.comps.push(self.tree.name(c));
+            }
+            if result.is_none() {
+                result = match_rule(&self.comps).map(|r| (r, c));
+            }
+            self.memo.insert(c, result);
+        }
+        result
+    }
+
+    /// Fills `comps` with the components from the root to `n`.
+    fn path_to(&mut self, n: NodeId) {
+        self.comps.clear();
+        let mut m = n;
+        while m != ROOT && m != super::tree::NONE {
+            self.comps.push(self.tree.name(m));
+            m = self.tree.node(m).parent;
+        }
+        self.comps.reverse();
+    }
 }
 
 /// The rule that covers a node, and the node where that rule's subtree starts (the node itself
@@ -350,5 +516,83 @@ mod tests {
             assert!(!r.hint.is_empty(), "{}", r.category);
         }
         assert_eq!(categories().len(), 13);
+    }
+
+    #[test]
+    fn memoised_covering_agrees_with_rule_covering() {
+        use crate::model::entries::{EntryKind, LayerEntries};
+        use crate::model::merge::Merger;
+        let mut l = LayerEntries::default();
+        for p in [
+            "var/lib/apt/lists/a",
+            "var/lib/apt/lists/sub/b",
+            "var/lib/apt/x",
+            "root/.cache/pip/wheels/c",
+            "app/.git/objects/d",
+            "app/src/.git",
+            "usr/bin/gcc-12",
+            "usr/bin/ls",
+            "usr/lib/llvm-14/lib/e",
+            "tmp/f",
+            "srv/a/b/c/d/e",
+            "home/u/.npm/_cacache/g",
+        ] {
+            l.push(EntryKind::File, p.as_bytes(), b"", 1, 0o644, 0, 0)
+                .unwrap();
+        }
+        let mut m = Merger::default();
+        m.apply(0, &l);
+        let mut cov = Covering::new(&m.tree);
+        // Twice over, in both orders, so memoised answers are used as well as computed.
+        let ids: Vec<NodeId> = (0..m.tree.len() as NodeId).collect();
+        for n in ids.iter().chain(ids.iter().rev()) {
+            assert_eq!(cov.of(*n), rule_covering(&m.tree, *n), "node {n}");
+        }
+    }
+
+    /// The prepared matcher gives the plain table scan's answer on every path made of pattern
+    /// components and other names, at every depth up to 6.
+    #[test]
+    fn prepared_matcher_agrees_with_a_plain_scan() {
+        fn plain(comps: &[&[u8]]) -> Option<usize> {
+            RULES.iter().position(|r| {
+                let (anywhere, pat) = match r.pattern.split_first() {
+                    Some((&"**", rest)) => (true, rest),
+                    _ => (false, r.pattern),
+                };
+                if comps.len() < pat.len() || (!anywhere && comps.len() != pat.len()) {
+                    return false;
+                }
+                let tail = &comps[comps.len() - pat.len()..];
+                pat.iter().zip(tail).all(|(p, c)| comp_matches(p, c))
+            })
+        }
+        let mut words: Vec<&[u8]> = vec![
+            b"x",
+            b"gcc",
+            b"llvm-15",
+            b"x86_64-gcc-12",
+            b"clang++",
+            b"g++-9",
+            b"home",
+        ];
+        for r in RULES {
+            for p in r.pattern.iter().filter(|p| **p != "**" && !p.contains('*')) {
+                words.push(p.as_bytes());
+            }
+        }
+        words.sort();
+        words.dedup();
+        let mut seed = 1u64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let depth = 1 + (seed % 6) as usize;
+            let comps: Vec<&[u8]> = (0..depth)
+                .map(|i| words[((seed >> (8 + 5 * i)) % words.len() as u64) as usize])
+                .collect();
+            assert_eq!(match_rule(&comps), plain(&comps), "{comps:?}");
+        }
     }
 }

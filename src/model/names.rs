@@ -13,7 +13,8 @@ pub type NameId = u32;
 #[derive(Default)]
 pub struct Names {
     buf: Vec<u8>,
-    spans: Vec<(u64, u32)>,
+    /// End offset of each name in `buf`; a name starts where the previous one ends.
+    ends: Vec<u64>,
     table: HashTable<NameId>,
     hasher: hashbrown::DefaultHashBuilder,
 }
@@ -25,14 +26,12 @@ impl Names {
             return id;
         }
         let hash = self.hasher.hash_one(name);
-        let id = self.spans.len() as NameId;
-        self.spans.push((self.buf.len() as u64, name.len() as u32));
+        let id = self.ends.len() as NameId;
         self.buf.extend_from_slice(name);
-        let (buf, spans, hasher) = (&self.buf, &self.spans, &self.hasher);
-        self.table.insert_unique(hash, id, |id| {
-            let (off, len) = spans[*id as usize];
-            hasher.hash_one(&buf[off as usize..off as usize + len as usize])
-        });
+        self.ends.push(self.buf.len() as u64);
+        let (buf, ends, hasher) = (&self.buf, &self.ends, &self.hasher);
+        self.table
+            .insert_unique(hash, id, |id| hasher.hash_one(span(buf, ends, *id)));
         id
     }
 
@@ -44,24 +43,29 @@ impl Names {
 
     /// The bytes of an interned name.
     pub fn get(&self, id: NameId) -> &[u8] {
-        let (off, len) = self.spans[id as usize];
-        &self.buf[off as usize..off as usize + len as usize]
+        span(&self.buf, &self.ends, id)
     }
 
     /// Number of distinct names.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.ends.len()
     }
 
     /// True when nothing was interned.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.ends.is_empty()
     }
 
     /// Heap bytes held (for memory accounting in benchmarks).
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.spans.capacity() * 16 + self.table.capacity() * 5
+        self.buf.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 5
     }
+}
+
+fn span<'a>(buf: &'a [u8], ends: &[u64], id: NameId) -> &'a [u8] {
+    let i = id as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &buf[start..ends[i] as usize]
 }
 
 #[cfg(test)]

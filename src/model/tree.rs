@@ -6,7 +6,8 @@
 //! is built by [`crate::model::merge`] and only read afterwards.
 
 use super::names::{NameId, Names};
-use hashbrown::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 /// Index of a node; the root is 0.
 pub type NodeId = u32;
@@ -127,7 +128,10 @@ pub struct Tree {
     pub(crate) names: Names,
     pub(crate) nodes: Vec<Node>,
     pub(crate) versions: Vec<Version>,
-    pub(crate) children: HashMap<u64, NodeId>,
+    /// Every node but the root, found by (parent, name): the key is read from the node itself,
+    /// so an entry costs 4 bytes.
+    pub(crate) children: HashTable<NodeId>,
+    hasher: hashbrown::DefaultHashBuilder,
     pub(crate) inodes: Vec<Inode>,
 }
 
@@ -139,7 +143,8 @@ impl Default for Tree {
             names,
             nodes: Vec::new(),
             versions: Vec::new(),
-            children: HashMap::new(),
+            children: HashTable::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
             inodes: Vec::new(),
         };
         tree.nodes.push(Node {
@@ -189,7 +194,18 @@ impl Tree {
     pub fn child(&self, parent: NodeId, name: &[u8]) -> Option<NodeId> {
         // Names are never removed, so a name the interner does not know proves absence.
         let id = self.names.find(name)?;
-        self.children.get(&child_key(parent, id)).copied()
+        self.find_child(parent, id)
+    }
+
+    fn find_child(&self, parent: NodeId, name: NameId) -> Option<NodeId> {
+        let hash = self.hasher.hash_one(child_key(parent, name));
+        let nodes = &self.nodes;
+        self.children
+            .find(hash, |c| {
+                let n = &nodes[*c as usize];
+                n.parent == parent && n.name == name
+            })
+            .copied()
     }
 
     /// The node at a normalised path (`a/b`, leading slash optional), if any layer ever had it.
@@ -319,7 +335,7 @@ impl Tree {
         self.names.heap_bytes()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.versions.capacity() * std::mem::size_of::<Version>()
-            + self.children.capacity() * 13
+            + self.children.capacity() * 5
             + self.inodes.capacity() * std::mem::size_of::<Inode>()
     }
 }
@@ -358,9 +374,8 @@ impl Tree {
     /// The child called `name`, created when missing.
     pub(crate) fn child_or_insert(&mut self, parent: NodeId, name: &[u8]) -> NodeId {
         let name = self.names.intern(name);
-        let key = child_key(parent, name);
-        if let Some(c) = self.children.get(&key) {
-            return *c;
+        if let Some(c) = self.find_child(parent, name) {
+            return c;
         }
         let id = self.nodes.len() as NodeId;
         let p = &mut self.nodes[parent as usize];
@@ -373,7 +388,12 @@ impl Tree {
             next_sibling: sibling,
             last: NONE,
         });
-        self.children.insert(key, id);
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        let hash = hasher.hash_one(child_key(parent, name));
+        self.children.insert_unique(hash, id, |c| {
+            let n = &nodes[*c as usize];
+            hasher.hash_one(child_key(n.parent, n.name))
+        });
         id
     }
 

@@ -223,14 +223,28 @@ fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Strin
 
 /// Resolves the image in an archive or layout. `wanted` is `--platform`.
 pub fn resolve(store: &mut dyn MetaStore, wanted: Option<&Platform>) -> Result<Resolved, String> {
-    if let Some(index) = store.get("index.json")? {
-        return resolve_oci(store, &index, wanted);
+    let r = if let Some(index) = store.get("index.json")? {
+        resolve_oci(store, &index, wanted)?
+    } else if let Some(manifest) = store.get("manifest.json")? {
+        resolve_docker(store, &manifest, wanted)?
+    } else {
+        return Err(
+            "not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout)"
+                .into(),
+        );
+    };
+    let (layers, history) = (r.layers.len(), r.meta.history.len());
+    if layers > MAX_LAYERS || history > MAX_LAYERS {
+        return Err(format!(
+            "the image lists {layers} layers and {history} history entries; dsize reads at most {MAX_LAYERS} \
+             (Docker itself stops near 128 layers)"
+        ));
     }
-    if let Some(manifest) = store.get("manifest.json")? {
-        return resolve_docker(store, &manifest, wanted);
-    }
-    Err("not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout)".into())
+    Ok(r)
 }
+
+/// Most layers (and history entries) an image may list.
+pub const MAX_LAYERS: usize = 10_000;
 
 /// A platform manifest found while walking indexes.
 struct Candidate {

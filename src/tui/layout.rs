@@ -68,7 +68,7 @@ pub fn areas(area: Rect, app: &App) -> Areas {
 
 fn full(body: Rect, app: &App) -> Vec<(Pane, Rect)> {
     let w = body.width;
-    let left_w = if w < 120 { w / 2 } else { (w * 2 / 5).min(90) };
+    let left_w = if w < 140 { w / 2 } else { (w * 2 / 5).min(90) };
     let right_w = w - left_w;
     let b = body.height;
     // Left: layers sized to the steps (up to ~45 %), details and summary share the rest.

@@ -3,10 +3,12 @@
 //! nothing to disk. `rawtar` writes the malformed tar bytes; `run` runs and checks the binary.
 
 mod compression;
+mod fuzz_regressions;
 mod manifests;
 mod paths;
 mod rawtar;
 mod run;
+mod seeds;
 mod tar;
 mod terminal;
 

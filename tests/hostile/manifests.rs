@@ -329,3 +329,19 @@ fn manifests_many_json_files_stay_within_the_metadata_budget() {
         "{e}"
     );
 }
+
+#[test]
+fn manifests_with_too_many_layers_are_refused() {
+    // 20,000 references to one small layer: refused before any indexing.
+    let layer = small_layer();
+    let names: Vec<&str> = vec!["l0/layer.tar"; 20_000];
+    let manifest = serde_json::to_vec(&json!([{"Config": "c.json", "Layers": names}])).unwrap();
+    let cfg = br#"{"os":"linux","architecture":"amd64","rootfs":{"diff_ids":[]}}"#;
+    let bytes = outer(&[
+        ("l0/layer.tar", &layer),
+        ("c.json", cfg),
+        ("manifest.json", &manifest),
+    ]);
+    let e = archive(&bytes, &[]).error();
+    assert!(e.contains("20000 layers") && e.contains("at most 10000"), "{e}");
+}

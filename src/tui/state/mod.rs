@@ -191,6 +191,8 @@ pub struct App {
     pub tree: TreeState,
     pub waste: ListState,
     pub details: Scroll,
+    /// The step the details scroll belongs to.
+    details_step: Option<usize>,
     pub summary: Scroll,
     /// The terminal's size.
     pub size: Rect,
@@ -219,6 +221,7 @@ impl App {
             tree: TreeState::default(),
             waste: ListState::default(),
             details: Scroll::default(),
+            details_step: None,
             summary: Scroll::default(),
             size,
             quit: false,
@@ -334,6 +337,11 @@ impl App {
     /// Brings derived state (the tree's rows) up to date before a frame. `idle`: no input is
     /// waiting, so slower work (a filter on a big tree) may run now.
     pub fn prepare(&mut self, idle: bool) {
+        // A new layer's details start at the top.
+        if self.details_step != Some(self.layers.selected) {
+            self.details_step = Some(self.layers.selected);
+            self.details = Scroll::default();
+        }
         let height = self.height(Pane::Tree);
         if let Some(a) = self.analysis.clone() {
             let step = self.layers.selected.min(a.steps.len().saturating_sub(1)) as u16;

@@ -352,10 +352,18 @@ impl ChangeIndex {
         self.by_step.get(usize::from(step)).map_or(&[], Vec::as_slice)
     }
 
-    /// Paths touched when moving a view from one step to another.
+    /// The work of moving a view from one step to another, in paths: each step crossed costs the
+    /// paths whose state differs and the paths the arrival step changed (clearing the departure
+    /// step's marks is cheap and not counted).
     pub fn cost(&self, from: u16, to: u16) -> usize {
-        let (lo, hi) = (from.min(to), from.max(to));
-        (lo..=hi).map(|s| self.at(s).len()).sum()
+        let mut cost = 0;
+        let mut p = from;
+        while p != to {
+            let s = if to > p { p + 1 } else { p - 1 };
+            cost += self.at(p.max(s)).len() + self.at(s).len();
+            p = s;
+        }
+        cost
     }
 }
 

@@ -220,7 +220,12 @@ pub fn details(app: &App, width: u16) -> Vec<Line<'static>> {
         if let Some(d) = &l.meta.diff_id {
             field(&mut out, t, "Diff ID", plain(escape(d.as_bytes())), width);
         }
-        if let Some(d) = &l.meta.blob_digest {
+        if let Some(d) = l
+            .meta
+            .blob_digest
+            .as_ref()
+            .filter(|d| l.meta.diff_id.as_ref() != Some(*d))
+        {
             field(&mut out, t, "Blob", plain(escape(d.as_bytes())), width);
         }
     }

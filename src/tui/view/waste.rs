@@ -33,7 +33,7 @@ pub fn draw(buf: &mut Buffer, outer: Rect, body: Rect, app: &App, focused: bool)
         return;
     };
     if app.items.is_empty() {
-        let msg = "Nothing wasted and no leftovers: every stored byte is visible and needed.";
+        let msg = "Nothing wasted and no leftovers.";
         super::scrolled(
             buf,
             body,

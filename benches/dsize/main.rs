@@ -1,0 +1,79 @@
+//! The dsize benchmark: generates large deterministic images and compares dsize with the
+//! physical floor (`tar -t`, `zcat`, `zstdcat`, one core) and with dive. See the README's
+//! "Performance" section.
+//!
+//! ```text
+//! cargo bench --bench dsize -- gen   [--data DIR] [--only NAME,…]
+//! cargo bench --bench dsize -- run   [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive]
+//! cargo bench --bench dsize -- smoke            # tiny images in a temp dir, a few seconds
+//! ```
+//! `cargo bench` builds dsize with the release profile; the bench runs that binary.
+
+mod driver;
+mod images;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: cargo bench --bench dsize -- (gen|run|all|smoke) [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive]\n\
+         images: {}",
+        images::catalogue(1.0)
+            .iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; ignore it.
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let Some(cmd) = args.first().cloned() else {
+        return usage();
+    };
+    let mut data = std::env::var_os("DSIZE_BENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-data"));
+    let mut only = Vec::new();
+    let mut runs = 3;
+    let mut dive_limit = Some(600.0);
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().unwrap_or_default();
+        match a.as_str() {
+            "--data" => data = PathBuf::from(value()),
+            "--only" => only = value().split(',').map(String::from).collect(),
+            "--runs" => runs = value().parse().unwrap_or(3),
+            "--dive-limit" => dive_limit = value().parse().ok(),
+            "--no-dive" => dive_limit = None,
+            _ => return usage(),
+        }
+    }
+    let opts = run::Opts {
+        data,
+        dsize: PathBuf::from(env!("CARGO_BIN_EXE_dsize")),
+        runs,
+        dive_limit,
+        only,
+    };
+    let result = match cmd.as_str() {
+        "gen" => driver::generate(&opts, 1.0, false, &mut std::io::stderr()).map(drop),
+        "run" => driver::bench(&opts, &mut std::io::stderr()).map(|t| print!("{t}")),
+        "all" => driver::generate(&opts, 1.0, true, &mut std::io::stderr())
+            .and_then(|_| driver::bench(&opts, &mut std::io::stderr()))
+            .map(|t| print!("{t}")),
+        "smoke" => driver::smoke(&opts.dsize).map(|t| print!("{t}")),
+        _ => return usage(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dsize-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Keeps the benchmark (`benches/dsize`) compiling and honest: generates tiny versions of every
+//! benchmark image, runs dsize and the floor tools on them once (no dive), and checks that dsize's
+//! stored bytes and path counts are exactly what the generator wrote. Takes a few seconds.
+
+#[allow(dead_code)]
+#[path = "../benches/dsize/driver.rs"]
+mod driver;
+#[allow(dead_code)]
+#[path = "../benches/dsize/images.rs"]
+mod images;
+#[allow(dead_code)]
+#[path = "../benches/dsize/run.rs"]
+mod run;
+
+#[test]
+fn bench_smoke_run() {
+    let table = driver::smoke(std::path::Path::new(env!("CARGO_BIN_EXE_dsize"))).expect("smoke run");
+    for name in ["files-400k", "paths-1m", "deletes-100k", "realistic-700m"] {
+        assert!(table.contains(name), "{name} missing from\n{table}");
+    }
+    assert!(!table.contains("failed"), "{table}");
+}
