@@ -48,8 +48,17 @@ fn fail(message: &str) -> u8 {
     ERROR
 }
 
+/// True when the run opens the interactive browser: `--tui`, or stdout is a terminal and no
+/// other output (`--report`, `--json`, `--ci`) was asked for.
+pub fn interactive(config: &Config, stdout_is_terminal: bool) -> bool {
+    config.tui || (stdout_is_terminal && !config.report && config.json.is_none() && config.ci.is_none())
+}
+
 /// Runs one analysis as configured and prints what was asked.
 pub fn run(config: &Config) -> u8 {
+    if interactive(config, io::stdout().is_terminal()) {
+        return crate::tui::run(config);
+    }
     let progress = Arc::new(Progress::default());
     let show = config.progress && io::stderr().is_terminal();
     let ticker = show.then(|| ProgressLine::start(Arc::clone(&progress)));

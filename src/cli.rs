@@ -144,6 +144,11 @@ pub struct ReadArgs {
     #[arg(long, value_name = "SIZE", default_value = "64GiB")]
     pub max_layer_bytes: String,
 
+    /// Hash every blob and check it against its digest (blob names, config diff_ids). Slower:
+    /// every byte is read. Off by default.
+    #[arg(long)]
+    pub verify: bool,
+
     /// Worker threads for indexing layers (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
@@ -168,6 +173,12 @@ pub struct OutputArgs {
     /// Never show the progress line on stderr.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Open the interactive browser even when stdout is not a terminal or --ci is given (then
+    /// the CI verdict shows in the summary). The default when stdout is a terminal and neither
+    /// --report, --json nor --ci is given.
+    #[arg(long, conflicts_with_all = ["report", "json"])]
+    pub tui: bool,
 }
 
 /// CI gate.
@@ -234,6 +245,8 @@ pub struct CompareConfig {
     pub max_growth: Option<Growth>,
     pub top: usize,
     pub progress: bool,
+    /// `--tui`: the interactive view, whatever stdout is.
+    pub tui: bool,
 }
 
 impl CompareArgs {
@@ -243,6 +256,9 @@ impl CompareArgs {
         let images: Vec<ImageRef> = self.images.iter().map(|s| ImageRef::parse(s)).collect();
         if images.iter().filter(|i| **i == ImageRef::Stdin).count() > 1 {
             return Err("standard input (`-`) can be read only once".into());
+        }
+        if self.output.tui && (self.ci || self.markdown) {
+            return Err("--tui cannot be combined with --ci or --markdown".into());
         }
         let max_growth = match &self.max_growth {
             Some(s) if self.ci => Some(parse_growth(s).map_err(|e| format!("--max-growth: {e}"))?),
@@ -257,6 +273,7 @@ impl CompareArgs {
             max_growth,
             top: self.output.top,
             progress: !self.output.no_progress,
+            tui: self.output.tui,
         })
     }
 }
@@ -271,6 +288,8 @@ pub struct Config {
     pub ci: Option<Rules>,
     pub top: usize,
     pub progress: bool,
+    /// `--tui`: the interactive browser, whatever stdout is.
+    pub tui: bool,
 }
 
 /// Builds the pipeline options shared by every subcommand.
@@ -284,7 +303,11 @@ pub fn read_options(r: &ReadArgs) -> Result<Options, String> {
     Ok(Options {
         read: ReadOptions {
             platform,
-            limits: Limits { max_layer_bytes },
+            limits: Limits {
+                max_layer_bytes,
+                digest: r.verify,
+            },
+            verify: r.verify,
             jobs: r.jobs,
         },
         analysis: AnalysisOptions {
@@ -313,6 +336,7 @@ impl Cli {
             ci,
             top: self.output.top,
             progress: !self.output.no_progress,
+            tui: self.output.tui,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! dsize: where a container image's bytes go.
 //!
 //! The library holds the engine; `main.rs` only maps a run to an exit code.
-//! Dependencies point one way: `source -> index -> model <- report`; `pipeline` ties a source
+//! Dependencies point one way: `source -> index -> model <- report, tui`; `pipeline` ties a source
 //! to the model; `cli` and `app` hold the program's policy.
 #![forbid(unsafe_code)]
 
@@ -13,3 +13,4 @@ pub mod pipeline;
 pub mod report;
 pub mod source;
 pub mod testkit;
+pub mod tui;

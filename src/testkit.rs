@@ -880,6 +880,20 @@ fn with(mut v: Value, key: &str, value: Value) -> Value {
     v
 }
 
+/// A `TestBackend` screen as text, one line per row with trailing spaces cut (journey snapshots).
+pub fn screen_text(buf: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,9 @@ pub fn run(config: &CompareConfig) -> u8 {
     };
     let refs: Vec<&Analysis> = analyses.iter().collect();
     let cmp = model::compare(&refs);
+    if interactive(config, io::stdout().is_terminal()) {
+        return crate::tui::run_compare(&cmp, analyses);
+    }
     let last = refs.len() - 1;
     let gate = config.max_growth.map(|limit| {
         let first_to_last = if last == 1 {
@@ -62,6 +65,17 @@ pub fn run(config: &CompareConfig) -> u8 {
         Some(o) if !o.pass => RULE_FAILED,
         _ => OK,
     }
+}
+
+/// True when the comparison opens the interactive view: `--tui`, or stdout is a terminal and no
+/// other output (`--report`, `--markdown`, `--json`, `--ci`) was asked for.
+pub fn interactive(config: &CompareConfig, stdout_is_terminal: bool) -> bool {
+    config.tui
+        || (stdout_is_terminal
+            && !config.report
+            && !config.markdown
+            && config.json.is_none()
+            && config.max_growth.is_none())
 }
 
 /// Analyses every image in parallel; the first failure (in the order given) stops the others.
@@ -139,5 +153,41 @@ fn analyse_all(config: &CompareConfig) -> Result<Vec<Analysis>, String> {
         Some(e) => Err(e),
         None if out.len() == n => Ok(out),
         None => Err("cancelled".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interactive;
+    use crate::cli::{Cli, Command, CompareConfig};
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<CompareConfig, String> {
+        let mut all = vec!["dsize", "compare", "a.tar", "b.tar"];
+        all.extend_from_slice(args);
+        let cli = Cli::try_parse_from(all).map_err(|e| e.to_string())?;
+        match cli.command {
+            Some(Command::Compare(c)) => c.into_config(),
+            _ => Err("not a comparison".into()),
+        }
+    }
+
+    #[test]
+    fn compare_opens_the_view_only_in_a_terminal_without_other_output() {
+        let plain = config(&[]).unwrap();
+        assert!(interactive(&plain, true));
+        assert!(!interactive(&plain, false));
+        for other in [
+            &["--report"][..],
+            &["--markdown"],
+            &["--json", "-"],
+            &["--ci", "--max-growth", "5%"],
+        ] {
+            assert!(!interactive(&config(other).unwrap(), true), "{other:?}");
+        }
+        assert!(interactive(&config(&["--tui"]).unwrap(), false));
+        assert!(config(&["--tui", "--markdown"]).is_err());
+        assert!(config(&["--tui", "--ci", "--max-growth", "5%"]).is_err());
+        assert!(config(&["--tui", "--report"]).is_err());
     }
 }

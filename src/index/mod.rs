@@ -3,12 +3,17 @@
 //! Sniffs gzip (multi-member), zstd or plain tar by magic bytes, walks the tar headers once and
 //! never keeps a file body: bodies are skipped (read past, or seeked over when the input can).
 //! Nothing here knows where the bytes come from; progress goes to a shared counter.
+//! [`guard`] bounds what the tar crate may read for one entry's headers.
+
+pub mod guard;
 
 mod fields;
 mod seekbuf;
 
 use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,6 +64,9 @@ pub enum Magic {
     Empty,
     Unknown,
 }
+
+/// Largest zstd window accepted: 2^27 = 128 MiB, zstd's own default limit.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 
 /// Bytes needed to tell every kind apart (tar's `ustar` sits at offset 257).
 pub const SNIFF_LEN: usize = 512;
@@ -119,12 +127,15 @@ fn v7_checksum_ok(h: &[u8]) -> bool {
 pub struct Limits {
     /// Uncompressed bytes one layer may have before indexing stops with an error.
     pub max_layer_bytes: u64,
+    /// Also hash the blob and the uncompressed tar (`--verify`): every byte is read, none seeked.
+    pub digest: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_layer_bytes: 64 << 30,
+            digest: false,
         }
     }
 }
@@ -148,12 +159,18 @@ pub enum IndexError {
     Io(#[from] io::Error),
     #[error("not a layer: the blob is neither tar, gzip nor zstd (it starts with {0})")]
     NotALayer(String),
-    #[error("the layer inflates past {0} bytes (--max-layer-bytes); raise the limit if the image is genuine")]
+    #[error(
+        "the layer's tar is larger than {} (--max-layer-bytes): a decompression bomb? Raise the limit if the image is genuine",
+        humansize::format_size(*.0, humansize::BINARY)
+    )]
     TooLarge(u64),
     #[error("cancelled")]
     Cancelled,
     #[error("the layer has more than 4 GiB of path names")]
     TooManyNames,
+    /// A malformed tar, said with where it went wrong.
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 /// The indexed layer plus how it was stored.
@@ -161,6 +178,9 @@ pub enum IndexError {
 pub struct Indexed {
     pub entries: LayerEntries,
     pub compression: Compression,
+    /// `sha256:…` of the blob as stored and of the uncompressed tar, with [`Limits::digest`].
+    pub blob_digest: Option<String>,
+    pub tar_digest: Option<String>,
 }
 
 /// Read buffer for decoded (gzip, zstd) layer bytes.
@@ -177,37 +197,50 @@ pub fn index_stream<R: Read>(
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
     let compression = decide(&head, claimed)?;
+    let raw_hash = limits.digest.then(|| RefCell::new(Sha256::new()));
     let raw = Counted {
         inner: io::Cursor::new(head).chain(input),
         progress,
+        hash: raw_hash.as_ref(),
     };
-    let mut out = match compression.0 {
-        // Decoded bytes go through a large buffer: the tar reader asks for 512-byte headers.
+    let (mut out, tar_digest) = match compression.0 {
+        // Decoded bytes go through a large buffer: the tar reader asks for 512-byte headers,
+        // and skipped bodies are consumed straight out of it.
         Compression::Gzip => walk(
-            seekbuf::Forward::new(BufReader::with_capacity(
+            BufReader::with_capacity(
                 DECODED_BUF,
-                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
-            )),
+                guard::Decoded::new(
+                    flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 17, raw)),
+                    "gzip",
+                ),
+            ),
             limits,
             progress,
-            true,
         )?,
-        Compression::Zstd => walk(
-            seekbuf::Forward::new(BufReader::with_capacity(
-                DECODED_BUF,
-                zstd::stream::read::Decoder::new(raw)?,
-            )),
-            limits,
-            progress,
-            true,
-        )?,
-        Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress, false)?,
+        Compression::Zstd => {
+            let mut z = zstd::stream::read::Decoder::new(raw)?;
+            // zstd's default, said out loud: a frame asking for a larger window is refused
+            // instead of allocated (`zstd --long` uses 2^27).
+            z.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+            walk(
+                BufReader::with_capacity(DECODED_BUF, guard::Decoded::new(z, "zstd")),
+                limits,
+                progress,
+            )?
+        }
+        Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress)?,
     };
     out.notes.extend(compression.1);
     Ok(Indexed {
         entries: out,
         compression: compression.0,
+        blob_digest: raw_hash.map(|h| sha256_name(h.into_inner())),
+        tar_digest,
     })
+}
+
+fn sha256_name(h: Sha256) -> String {
+    format!("sha256:{}", hex::encode(h.finalize()))
 }
 
 /// Indexes a layer that can be seeked (a blob in a file): plain tar bodies are skipped by seeking.
@@ -220,24 +253,25 @@ pub fn index_seekable<R: Read + Seek>(
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
     let compression = decide(&head, claimed)?;
-    if compression.0 != Compression::None {
+    if compression.0 != Compression::None || limits.digest {
         input.seek(SeekFrom::Start(0))?;
         return index_stream(input, claimed, limits, progress);
     }
     input.seek(SeekFrom::Start(0))?;
-    let mut out = walk(
+    let (mut out, _) = walk(
         SeekCounted {
             inner: seekbuf::SeekBuf::new(input, 0),
             progress,
         },
         limits,
         progress,
-        true,
     )?;
     out.notes.extend(compression.1);
     Ok(Indexed {
         entries: out,
         compression: Compression::None,
+        blob_digest: None,
+        tar_digest: None,
     })
 }
 
@@ -250,38 +284,46 @@ fn decide(head: &[u8], claimed: Option<Compression>) -> Result<(Compression, Opt
             return Err(IndexError::NotALayer(shown.join(" ")));
         }
     };
-    let note = claimed
-        .filter(|c| *c != found)
-        .map(|c| format!("the media type says {c} but the blob is {found}; read as {found}"));
-    Ok((found, note))
+    Ok((found, media_type_note(claimed, found)))
 }
 
-/// Walks tar headers, recording entries. `seekable` says whether the tar crate may seek.
-fn walk<R>(reader: R, limits: Limits, progress: &Progress, seekable: bool) -> Result<LayerEntries, IndexError>
+/// The note for a media type that disagrees with the magic bytes.
+pub fn media_type_note(claimed: Option<Compression>, found: Compression) -> Option<String> {
+    claimed
+        .filter(|c| *c != found)
+        .map(|c| format!("the media type says {c} but the blob is {found}; read as {found}"))
+}
+
+/// Walks tar headers, recording entries. Bodies are skipped through [`MaybeSeek::forward`].
+/// With [`Limits::digest`] it reads the tar to its very end and returns its digest too.
+fn walk<R>(
+    reader: R,
+    limits: Limits,
+    progress: &Progress,
+) -> Result<(LayerEntries, Option<String>), IndexError>
 where
     R: MaybeSeek,
 {
-    let mut archive = tar::Archive::new(Limited {
+    let (guarded, watch) = guard::guard(Limited {
         inner: reader,
         read: 0,
         limit: limits.max_layer_bytes,
+        hash: limits.digest.then(Sha256::new),
     });
+    let mut archive = tar::Archive::new(guarded);
     let mut out = LayerEntries::default();
     let mut scratch = Vec::new();
     let mut parent = Vec::new();
     let mut aufs = 0u64;
     let mut escaped = 0u64;
-    let entries = if seekable {
-        R::entries_seek(&mut archive)
-    } else {
-        archive.entries()
-    };
-    let entries = entries.map_err(map_io)?;
-    for entry in entries {
+    let mut rooted = 0u64;
+    let mut entries = archive.entries_with_seek().map_err(|e| map_io(e, &watch))?;
+    while let Some(entry) = watch.next(&mut entries) {
         if progress.cancel.load(Ordering::Relaxed) {
             return Err(IndexError::Cancelled);
         }
-        let entry = entry.map_err(map_io)?;
+        let mut entry = entry.map_err(|e| map_io(e, &watch))?;
+        let sparse = sparse_name(&mut entry);
         let header = entry.header();
         let et = header.entry_type();
         let (kind, size) = match et {
@@ -298,7 +340,10 @@ where
             // Unknown type flags are read as regular files (POSIX): their bytes are stored.
             _ => (EntryKind::File, entry.size()),
         };
-        let raw_path: Cow<[u8]> = entry.path_bytes();
+        let raw_path: Cow<[u8]> = match &sparse {
+            Some(name) => Cow::Borrowed(name),
+            None => entry.path_bytes(),
+        };
         if normalize_path(&raw_path, &mut scratch) {
             escaped += 1;
         }
@@ -330,6 +375,12 @@ where
         } else {
             (kind, &scratch[..])
         };
+        // A file, link or device whose path is the root itself (``, `./`, `../`) cannot exist;
+        // the merge would drop it, so it is not counted either.
+        if path.is_empty() && !matches!(kind, EntryKind::Dir | EntryKind::Opaque) {
+            rooted += 1;
+            continue;
+        }
         let link: Cow<[u8]> = match kind {
             EntryKind::Symlink => entry.link_name_bytes().unwrap_or_default(),
             EntryKind::HardLink => {
@@ -352,35 +403,83 @@ where
             "{escaped} path(s) tried to climb above / with `..`; they were kept inside the image root"
         ));
     }
-    out.tar_bytes = archive.into_inner().read;
-    Ok(out)
+    if rooted > 0 {
+        out.notes.push(format!(
+            "{rooted} entr(ies) named the image root itself as a file, link or device; ignored"
+        ));
+    }
+    let mut limited = archive.into_inner().into_inner();
+    out.tar_bytes = limited.read;
+    let mut digest = None;
+    if limited.hash.is_some() {
+        // Bytes after the end-of-archive blocks are part of the diff_id too.
+        io::copy(&mut limited, &mut io::sink()).map_err(|e| map_io(e, &watch))?;
+        digest = limited.hash.take().map(sha256_name);
+    }
+    Ok((out, digest))
 }
 
-/// Turns the limit's io error back into [`IndexError::TooLarge`].
-fn map_io(e: io::Error) -> IndexError {
+/// GNU tar's PAX sparse formats (0.1, 1.0) put a stand-in name (`…/GNUSparseFile.N/NAME`) in the
+/// header and the real one in `GNU.sparse.name`.
+fn sparse_name<R: Read>(entry: &mut tar::Entry<'_, R>) -> Option<Vec<u8>> {
+    if !entry.header().entry_type().is_file() {
+        return None;
+    }
+    let exts = entry.pax_extensions().ok()??;
+    exts.filter_map(Result::ok)
+        .find(|e| e.key_bytes() == b"GNU.sparse.name")
+        .map(|e| e.value_bytes().to_vec())
+}
+
+/// Turns the limit's io error back into [`IndexError::TooLarge`]; says where a tar is corrupt.
+fn map_io(e: io::Error, watch: &guard::Watch) -> IndexError {
     match e.get_ref().and_then(|i| i.downcast_ref::<LimitHit>()) {
         Some(LimitHit(n)) => IndexError::TooLarge(*n),
-        None => IndexError::Io(e),
+        None => IndexError::Corrupt(watch.explain(&e)),
     }
 }
 
-/// Lets `walk` pick seeking iteration only for seekable inputs.
+/// How `walk` skips file bodies: seeking when the input can, else reading past them.
 pub trait MaybeSeek: Read + Sized {
-    fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
-        a.entries()
+    /// Whether [`MaybeSeek::forward`] seeks (cheap) rather than reads.
+    const SEEKS: bool = false;
+    /// Moves `n` bytes forward.
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        guard::discard(self, n)
     }
 }
-impl<R: Read> MaybeSeek for BufReader<R> {}
-impl<R: Read> MaybeSeek for flate2::read::MultiGzDecoder<R> {}
-impl<R: io::BufRead> MaybeSeek for zstd::stream::read::Decoder<'_, R> {}
-impl<R: io::BufRead> MaybeSeek for seekbuf::Forward<R> {
-    fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
-        a.entries_with_seek()
+impl<R: Read> MaybeSeek for BufReader<R> {
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        guard::consume(self, n)
     }
 }
+impl<R: Read> MaybeSeek for guard::Decoded<R> {}
 impl<R: Read + Seek> MaybeSeek for SeekCounted<'_, R> {
-    fn entries_seek(a: &mut tar::Archive<Limited<Self>>) -> io::Result<tar::Entries<'_, Limited<Self>>> {
-        a.entries_with_seek()
+    const SEEKS: bool = true;
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        let d = i64::try_from(n).map_err(|_| guard::truncated())?;
+        self.seek(SeekFrom::Current(d)).map(drop)
+    }
+}
+
+impl<R: MaybeSeek> guard::Forward for Limited<R> {
+    /// Skipped bodies count towards the limit. A stream stops before reading past the limit
+    /// (a bomb is not inflated for nothing); a seekable input first says when it is truncated.
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        if self.hash.is_some() {
+            // Hashing: every byte goes through `read`.
+            return guard::discard(self, n);
+        }
+        let end = self.read.saturating_add(n);
+        if !R::SEEKS && end > self.limit {
+            return Err(io::Error::other(LimitHit(self.limit)));
+        }
+        self.inner.forward(n)?;
+        self.read = end;
+        if end > self.limit {
+            return Err(io::Error::other(LimitHit(self.limit)));
+        }
+        Ok(())
     }
 }
 
@@ -399,6 +498,7 @@ pub struct Limited<R> {
     inner: R,
     read: u64,
     limit: u64,
+    hash: Option<Sha256>,
 }
 
 impl<R: Read> Read for Limited<R> {
@@ -408,19 +508,10 @@ impl<R: Read> Read for Limited<R> {
         if self.read > self.limit {
             return Err(io::Error::other(LimitHit(self.limit)));
         }
-        Ok(n)
-    }
-}
-
-impl<R: Read + Seek> Seek for Limited<R> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let p = self.inner.seek(pos)?;
-        // Skipped bodies still count towards the tar length.
-        self.read = p;
-        if self.read > self.limit {
-            return Err(io::Error::other(LimitHit(self.limit)));
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
         }
-        Ok(p)
+        Ok(n)
     }
 }
 
@@ -428,12 +519,17 @@ impl<R: Read + Seek> Seek for Limited<R> {
 struct Counted<'a, R> {
     inner: R,
     progress: &'a Progress,
+    /// The blob's hash, with [`Limits::digest`].
+    hash: Option<&'a RefCell<Sha256>>,
 }
 
 impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(h) = self.hash {
+            h.borrow_mut().update(&buf[..n]);
+        }
         Ok(n)
     }
 }

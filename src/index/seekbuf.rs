@@ -5,7 +5,7 @@
 //! the time. [`SeekBuf`] reads ahead when bodies are small (the next headers come with the same
 //! read) and reads just a header's worth when bodies are large (skipping them stays a seek).
 
-use std::io::{self, BufRead, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 
 /// Largest read-ahead, used while entries are small.
 const AHEAD: usize = 64 << 10;
@@ -101,75 +101,10 @@ impl<R: Read + Seek> Seek for SeekBuf<R> {
     }
 }
 
-/// A buffered stream (a decoder) that moves forward by consuming its buffer, so that the tar
-/// reader skips file bodies as seeks: without this it reads each body into a zeroed 32 KiB stack
-/// buffer of its own (on the 400k-file zstd image, 15 GB of memset and as much copying). Only
-/// forward moves are possible; the position is counted from the start of the stream.
-pub struct Forward<R> {
-    inner: R,
-    pos: u64,
-}
-
-impl<R: BufRead> Forward<R> {
-    pub fn new(inner: R) -> Self {
-        Forward { inner, pos: 0 }
-    }
-}
-
-impl<R: BufRead> Read for Forward<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> Seek for Forward<R> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(_) => None,
-        };
-        let mut left = target
-            .and_then(|t| t.checked_sub(self.pos))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a stream only moves forward"))?;
-        while left > 0 {
-            let have = self.inner.fill_buf()?.len();
-            if have == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "unexpected EOF during skip",
-                ));
-            }
-            let k = have.min(usize::try_from(left).unwrap_or(usize::MAX));
-            self.inner.consume(k);
-            self.pos += k as u64;
-            left -= k as u64;
-        }
-        Ok(self.pos)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Cursor;
-
-    #[test]
-    fn forward_skips_without_reading_into_the_caller() {
-        let data: Vec<u8> = (0..100u8).collect();
-        let mut f = Forward::new(io::BufReader::with_capacity(7, Cursor::new(data)));
-        let mut b = [0u8; 3];
-        f.read_exact(&mut b).unwrap();
-        assert_eq!(f.seek(SeekFrom::Current(40)).unwrap(), 43);
-        f.read_exact(&mut b).unwrap();
-        assert_eq!(b, [43, 44, 45]);
-        assert_eq!(f.seek(SeekFrom::Start(50)).unwrap(), 50);
-        assert!(f.seek(SeekFrom::Start(10)).is_err());
-        let e = f.seek(SeekFrom::Current(100)).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
-    }
 
     #[test]
     fn reads_and_seeks_like_the_input_itself() {

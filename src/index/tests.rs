@@ -136,6 +136,7 @@ fn size_limit_stops_a_bomb() {
     let big = layer().file("zeros", 4 << 20).tar_bytes();
     let limits = Limits {
         max_layer_bytes: 1 << 20,
+        ..Limits::default()
     };
     let err = index_stream(Cursor::new(gz(&big)), None, limits, &Progress::default()).unwrap_err();
     assert!(matches!(err, IndexError::TooLarge(_)), "{err}");

@@ -56,14 +56,27 @@ impl Merger {
         self.cache.clear();
         self.cache_path.clear();
         let mut missing_whiteouts = 0u64;
+        let mut not_dirs = 0u64;
         for e in entries.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
-            let dir = self.tree.lookup(entries.bytes(e.path));
-            if let Some(dir) = dir.filter(|d| self.tree.visible(*d).is_some_and(|v| v.kind == Kind::Dir)) {
-                let kids: Vec<NodeId> = self.tree.children(dir).collect();
-                for k in kids {
-                    self.hide(k, layer, Cause::Opaque);
+            let Some(n) = self.tree.lookup(entries.bytes(e.path)) else {
+                continue;
+            };
+            match self.tree.visible(n).map(|v| v.kind) {
+                Some(Kind::Dir) => {
+                    let kids: Vec<NodeId> = self.tree.children(n).collect();
+                    for k in kids {
+                        self.hide(k, layer, Cause::Opaque);
+                    }
                 }
+                // Docker's applier leaves a file under a marker alone; so does dsize.
+                Some(_) => not_dirs += 1,
+                None => {}
             }
+        }
+        if not_dirs > 0 {
+            self.notes.push(format!(
+                "step {layer}: {not_dirs} opaque marker(s) sit under a path that is not a directory (ignored)"
+            ));
         }
         for e in entries.entries.iter().filter(|e| e.kind == EntryKind::Whiteout) {
             match self.tree.lookup(entries.bytes(e.path)) {
@@ -137,15 +150,18 @@ impl Merger {
     fn ensure_parents(&mut self, path: &[u8], layer: u16) -> NodeId {
         let parent_len = path.iter().rposition(|b| *b == b'/').unwrap_or(0);
         let parent = &path[..parent_len];
-        // Reuse the longest cached prefix of whole components.
+        // Reuse the longest cached prefix of whole components. Each cached prefix extends the one
+        // before it, so only its last component needs comparing (deep paths stay linear).
         let mut keep = 0;
+        let mut matched = 0;
         for (end, _) in &self.cache {
             let end = *end;
             if end <= parent.len()
-                && parent[..end] == self.cache_path[..end]
+                && parent[matched..end] == self.cache_path[matched..end]
                 && (end == parent.len() || parent[end] == b'/')
             {
                 keep += 1;
+                matched = end;
             } else {
                 break;
             }

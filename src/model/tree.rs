@@ -279,6 +279,11 @@ impl Tree {
         None
     }
 
+    /// The version `v` replaced (the same node's previous state), if any.
+    pub fn previous(&self, v: &Version) -> Option<&Version> {
+        (v.prev != NONE).then(|| &self.versions[v.prev as usize])
+    }
+
     /// The change step `layer` made to the node: (state before, state after), if it made one.
     pub fn change_at(&self, id: NodeId, layer: u16) -> Option<(Option<&Version>, &Version)> {
         let mut v = self.nodes[id as usize].last;

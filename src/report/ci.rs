@@ -369,7 +369,12 @@ pub fn render(a: &Analysis, outcome: &CiOutcome, top: usize) -> String {
             Status::Fail => "FAIL",
             Status::Skip => "SKIP",
         };
-        let _ = writeln!(out, "  {tag}  {:<15} {}", r.name, r.message);
+        let _ = writeln!(
+            out,
+            "  {tag}  {:<15} {}",
+            r.name,
+            super::escape(r.message.as_bytes())
+        );
     }
     let failed = outcome.rules.iter().filter(|r| r.status == Status::Fail).count();
     let checked = outcome.rules.iter().filter(|r| r.status != Status::Skip).count();

@@ -8,6 +8,8 @@ use super::ci::CiOutcome;
 use crate::model::Analysis;
 use crate::model::leftovers::RULES;
 use serde::{Deserialize, Serialize};
+use serde_json::ser::{Formatter, PrettyFormatter};
+use std::io;
 
 /// Bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -235,10 +237,62 @@ pub fn build(a: &Analysis, ci: Option<CiOutcome>) -> Report {
     }
 }
 
-/// The report as pretty JSON text with a trailing newline.
+/// The report as pretty JSON text with a trailing newline. Strings keep their exact value; C1
+/// controls and DEL are written as `\u` escapes too (serde escapes only C0), so the text is safe
+/// to print on a terminal.
 pub fn to_string(a: &Analysis, ci: Option<CiOutcome>) -> String {
-    let mut s =
-        serde_json::to_string_pretty(&build(a, ci)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, TerminalSafe(PrettyFormatter::new()));
+    let mut s = match build(a, ci).serialize(&mut ser) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(e) => format!("{{\"error\": \"{e}\"}}"),
+    };
     s.push('\n');
     s
+}
+
+/// serde_json's pretty formatter, escaping U+007F..=U+009F inside strings.
+struct TerminalSafe(PrettyFormatter<'static>);
+
+impl Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if ('\u{7f}'..='\u{9f}').contains(&c) {
+                w.write_all(&fragment.as_bytes()[start..i])?;
+                write!(w, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    // The rest is the pretty formatter's layout.
+    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
 }

@@ -11,13 +11,14 @@
 //!
 //! Memory stays bounded by paths: no layer body is ever buffered beyond a few chunks.
 
-use super::layout::{LayerRef, MetaStore, Platform, Resolved, resolve};
+use super::layout::{LayerRef, MetaStore, Platform, Resolved};
+use super::verify::{check_layer, resolve_checked};
 use super::{Error, Sink};
 use crate::index::{self, Compression, IndexError, Indexed, Limits, Magic, Progress, SNIFF_LEN};
 use crate::model::entries::normalize_path;
 use crate::model::{ImageMeta, LayerEntries};
 use crossbeam_channel::{Receiver, Sender, bounded};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -26,6 +27,35 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Metadata files larger than this are not metadata.
 pub const META_MAX: u64 = 16 << 20;
+/// Metadata kept in memory while an archive is walked, in all. JSON files past it are not kept
+/// (a file is read again on demand; a stream says so if the image needs one).
+pub const META_TOTAL: u64 = 64 << 20;
+
+/// The JSON files of an archive kept while it is walked, within [`META_TOTAL`].
+#[derive(Debug, Default)]
+struct MetaFiles {
+    files: HashMap<String, Vec<u8>>,
+    bytes: u64,
+    /// Files not kept because the budget was spent.
+    dropped: HashSet<String>,
+}
+
+impl MetaFiles {
+    /// Whether `name` (`size` bytes) may be kept; the archive's own index files always are.
+    fn admit(&mut self, name: &str, size: u64) -> bool {
+        let own = matches!(
+            name,
+            "manifest.json" | "index.json" | "repositories" | "oci-layout"
+        );
+        if own || self.bytes + size <= META_TOTAL {
+            self.bytes += size;
+            true
+        } else {
+            self.dropped.insert(name.to_string());
+            false
+        }
+    }
+}
 /// Chunk size and queue depth for stream-fed layers.
 const CHUNK: usize = 256 << 10;
 const QUEUE: usize = 16;
@@ -35,6 +65,8 @@ const QUEUE: usize = 16;
 pub struct ReadOptions {
     pub platform: Option<Platform>,
     pub limits: Limits,
+    /// Check every blob against its digest (`--verify`); needs `limits.digest` for layers.
+    pub verify: bool,
     /// Worker threads (0 = one per core).
     pub jobs: usize,
 }
@@ -138,9 +170,21 @@ impl Seek for Window<'_> {
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
             SeekFrom::End(d) => self.len.checked_add_signed(d),
         };
-        self.pos = new
+        let new = new
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of a blob"))?;
+        // Skipping past the end means a tar entry claims more bytes than the blob holds.
+        if new > self.len {
+            return Err(index::guard::truncated());
+        }
+        self.pos = new;
         Ok(self.pos)
+    }
+}
+
+impl index::guard::Forward for Window<'_> {
+    fn forward(&mut self, n: u64) -> io::Result<()> {
+        let d = i64::try_from(n).map_err(|_| index::guard::truncated())?;
+        self.seek(SeekFrom::Current(d)).map(drop)
     }
 }
 
@@ -155,14 +199,16 @@ pub fn read_file(
     let file = File::open(path).map_err(|e| Error::io(&ctx, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(&ctx, e))?.len();
     let mut members: HashMap<String, Member> = HashMap::new();
-    let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut meta = MetaFiles::default();
     {
-        let mut archive = tar::Archive::new(Window::new(&file, 0, file_len));
-        let entries = archive
+        let (guarded, watch) = index::guard::guard(Window::new(&file, 0, file_len));
+        let mut archive = tar::Archive::new(guarded);
+        let mut entries = archive
             .entries_with_seek()
             .map_err(|e| Error::new(&ctx, format!("not a tar archive: {e}")))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| Error::new(&ctx, format!("corrupt tar archive: {e}")))?;
+        while let Some(entry) = watch.next(&mut entries) {
+            let mut entry =
+                entry.map_err(|e| Error::new(&ctx, format!("corrupt tar archive: {}", watch.explain(&e))))?;
             let name = member_name(&entry.path_bytes());
             let et = entry.header().entry_type();
             if et.is_symlink() || et.is_hard_link() {
@@ -191,12 +237,15 @@ pub fn read_file(
                 .take(SNIFF_LEN as u64)
                 .read_to_end(&mut head)
                 .map_err(|e| Error::new(&ctx, format!("{name}: {e}")))?;
-            if size <= META_MAX && (is_meta_name(&name) || index::sniff(&head) == Magic::Json) {
+            if size <= META_MAX
+                && (is_meta_name(&name) || index::sniff(&head) == Magic::Json)
+                && meta.admit(&name, size)
+            {
                 let mut body = head;
                 entry
                     .read_to_end(&mut body)
                     .map_err(|e| Error::new(&ctx, format!("{name}: {e}")))?;
-                meta.insert(name.clone(), body);
+                meta.files.insert(name.clone(), body);
             }
             members.insert(name, Member::Blob { offset, size });
         }
@@ -204,8 +253,10 @@ pub fn read_file(
     let mut store = FileStore {
         meta: &meta,
         members: &members,
+        file: &file,
     };
-    let resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(&ctx, e))?;
+    let resolved =
+        resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(&ctx, e))?;
     // Map every layer to a byte range (following legacy symlinks), deduplicated.
     let mut ranges: Vec<(u64, u64)> = Vec::new();
     let mut which: Vec<Option<usize>> = Vec::new();
@@ -237,7 +288,7 @@ pub fn read_file(
         .layers
         .iter()
         .any(|l| l.claimed.is_some_and(|c| c != Compression::None));
-    resolved.meta.format = describe(&meta, compressed);
+    resolved.meta.format = describe(&meta.files, compressed);
     index_parallel(&ctx, &resolved, &which, ranges.len(), opts, sink, |i, claimed| {
         let (offset, size) = ranges[i];
         index::index_seekable(Window::new(&file, offset, size), claimed, opts.limits, progress)
@@ -258,13 +309,25 @@ fn follow(members: &HashMap<String, Member>, key: &str) -> Option<(u64, u64)> {
 }
 
 struct FileStore<'a> {
-    meta: &'a HashMap<String, Vec<u8>>,
+    meta: &'a MetaFiles,
     members: &'a HashMap<String, Member>,
+    file: &'a File,
 }
 
 impl MetaStore for FileStore<'_> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.meta.get(key).cloned())
+        if !self.meta.dropped.contains(key) {
+            return Ok(self.meta.files.get(key).cloned());
+        }
+        // Past the budget while walking: read it again now.
+        let Some(Member::Blob { offset, size }) = self.members.get(key) else {
+            return Ok(None);
+        };
+        let mut buf = vec![0; usize::try_from(*size).map_err(|_| format!("{key} is too large"))?];
+        self.file
+            .read_exact_at(&mut buf, *offset)
+            .map_err(|e| format!("{key}: {e}"))?;
+        Ok(Some(buf))
     }
     fn has(&mut self, key: &str) -> bool {
         self.members.contains_key(key)
@@ -315,7 +378,7 @@ where
             });
         }
         drop(tx);
-        deliver(ctx, resolved, which, distinct, rx, sink)
+        deliver(ctx, resolved, which, distinct, opts.verify, rx, sink)
     })
 }
 
@@ -326,6 +389,7 @@ fn deliver(
     resolved: &Resolved,
     which: &[Option<usize>],
     distinct: usize,
+    verify: bool,
     rx: Receiver<(usize, Outcome)>,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
@@ -337,6 +401,13 @@ fn deliver(
         let users: Vec<usize> = (0..which.len()).filter(|d| which[*d] == Some(i)).collect();
         let key = &resolved.layers[users[0]].key;
         let (ix, blob) = r.map_err(|e| layer_error(ctx, users[0], key, e))?;
+        if verify {
+            for d in &users {
+                let diff_id = resolved.meta.layers[*d].diff_id.as_deref();
+                check_layer(key, diff_id, &ix)
+                    .map_err(|e| Error::new(ctx, format!("layer {d} ({key}): {e}")))?;
+            }
+        }
         let compressed = (ix.compression != Compression::None).then_some(blob);
         let (last, rest) = users.split_last().expect("every distinct layer has a user");
         for d in rest {
@@ -377,7 +448,8 @@ pub fn read_dir(
     let mut store = DirStore {
         root: dir.to_path_buf(),
     };
-    let mut resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(&ctx, e))?;
+    let mut resolved =
+        resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(&ctx, e))?;
     resolved.meta.format = "OCI layout directory".into();
     let mut keys: Vec<String> = Vec::new();
     let mut which = Vec::new();
@@ -490,7 +562,7 @@ pub fn read_stream_announced(
     if let Some(a) = announced {
         sink.meta(a);
     }
-    let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut meta = MetaFiles::default();
     let mut links: HashMap<String, String> = HashMap::new();
     let workers = opts.workers(usize::MAX);
     let (job_tx, job_rx) = bounded::<Job>(0);
@@ -525,7 +597,7 @@ pub fn read_stream_announced(
         walked.map(|()| results)
     });
     let mut results = results?;
-    if meta.is_empty() && results.is_empty() {
+    if meta.files.is_empty() && meta.dropped.is_empty() && results.is_empty() {
         return Err(Error::new(ctx, "the stream is empty or not a tar archive"));
     }
     let compressed = results
@@ -536,8 +608,9 @@ pub fn read_stream_announced(
         results: &results,
         links: &links,
     };
-    let mut resolved = resolve(&mut store, opts.platform.as_ref()).map_err(|e| Error::new(ctx, e))?;
-    resolved.meta.format = describe(&meta, compressed);
+    let mut resolved =
+        resolve_checked(&mut store, opts.platform.as_ref(), opts.verify).map_err(|e| Error::new(ctx, e))?;
+    resolved.meta.format = describe(&meta.files, compressed);
     match announced {
         None => sink.meta(&resolved.meta),
         Some(a) => {
@@ -590,7 +663,16 @@ pub fn read_stream_announced(
                 ),
             )
         })?;
-        let ix = r.map_err(|e| layer_error(ctx, d, &l.key, e))?;
+        let mut ix = r.map_err(|e| layer_error(ctx, d, &l.key, e))?;
+        if opts.verify {
+            let diff_id = resolved.meta.layers[d].diff_id.as_deref();
+            check_layer(&l.key, diff_id, &ix)
+                .map_err(|e| Error::new(ctx, format!("layer {d} ({}): {e}", l.key)))?;
+        }
+        // Blobs were indexed before the manifest said what they claim to be.
+        ix.entries
+            .notes
+            .extend(index::media_type_note(l.claimed, ix.compression));
         let compressed = (ix.compression != Compression::None).then_some(size);
         sink.layer(d, ix.entries, compressed);
     }
@@ -627,6 +709,8 @@ fn clone_result(r: &Result<Indexed, IndexError>) -> Result<Indexed, IndexError> 
         Ok(i) => Ok(Indexed {
             entries: i.entries.clone(),
             compression: i.compression,
+            blob_digest: i.blob_digest.clone(),
+            tar_digest: i.tar_digest.clone(),
         }),
         Err(e) => Err(IndexError::Io(io::Error::other(e.to_string()))),
     }
@@ -638,18 +722,20 @@ fn walk_stream(
     input: &mut dyn Read,
     progress: &Progress,
     jobs: &Sender<Job>,
-    meta: &mut HashMap<String, Vec<u8>>,
+    meta: &mut MetaFiles,
     links: &mut HashMap<String, String>,
 ) -> Result<(), Error> {
-    let mut archive = tar::Archive::new(input);
-    let entries = archive
-        .entries()
+    let (guarded, watch) = index::guard::guard(index::guard::Stream(input));
+    let mut archive = tar::Archive::new(guarded);
+    let mut entries = archive
+        .entries_with_seek()
         .map_err(|e| Error::new(ctx, format!("not a tar archive: {e}")))?;
-    for entry in entries {
+    while let Some(entry) = watch.next(&mut entries) {
         if progress.cancel.load(Ordering::Relaxed) {
             return Err(Error::cancelled());
         }
-        let mut entry = entry.map_err(|e| Error::new(ctx, stream_error("corrupt tar archive", e)))?;
+        let mut entry =
+            entry.map_err(|e| Error::new(ctx, format!("corrupt tar archive: {}", watch.explain(&e))))?;
         let name = member_name(&entry.path_bytes());
         let et = entry.header().entry_type();
         if et.is_symlink() || et.is_hard_link() {
@@ -673,11 +759,13 @@ fn walk_stream(
             .map_err(|e| Error::new(ctx, stream_error(&name, e)))?;
         let magic = index::sniff(&head);
         if size <= META_MAX && (is_meta_name(&name) || magic == Magic::Json) {
-            let mut body = head;
-            entry
-                .read_to_end(&mut body)
-                .map_err(|e| Error::new(ctx, stream_error(&name, e)))?;
-            meta.insert(name, body);
+            if meta.admit(&name, size) {
+                let mut body = head;
+                entry
+                    .read_to_end(&mut body)
+                    .map_err(|e| Error::new(ctx, stream_error(&name, e)))?;
+                meta.files.insert(name, body);
+            }
             continue;
         }
         if !matches!(magic, Magic::Layer(_) | Magic::Empty) {
@@ -727,16 +815,26 @@ fn stream_error(what: &str, e: io::Error) -> String {
 }
 
 struct StreamStore<'a> {
-    meta: &'a HashMap<String, Vec<u8>>,
+    meta: &'a MetaFiles,
     results: &'a Results,
     links: &'a HashMap<String, String>,
 }
 
 impl MetaStore for StreamStore<'_> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.meta.get(key).cloned())
+        if self.meta.dropped.contains(key) {
+            return Err(format!(
+                "{key} was not kept: the stream holds more than {} MiB of JSON files before it; \
+                 read the archive from a file instead",
+                META_TOTAL >> 20
+            ));
+        }
+        Ok(self.meta.files.get(key).cloned())
     }
     fn has(&mut self, key: &str) -> bool {
-        self.meta.contains_key(key) || self.results.contains_key(key) || self.links.contains_key(key)
+        self.meta.files.contains_key(key)
+            || self.meta.dropped.contains(key)
+            || self.results.contains_key(key)
+            || self.links.contains_key(key)
     }
 }

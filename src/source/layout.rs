@@ -8,7 +8,7 @@
 use crate::index::Compression;
 use crate::model::{HistoryEntry, ImageMeta, LayerMeta};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// Small metadata files by archive path (`manifest.json`, `blobs/sha256/<hex>`).
@@ -200,6 +200,13 @@ fn is_index(mt: &str) -> bool {
         || mt == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
 
+/// An image manifest (a missing media type is taken as one: some tools omit it).
+fn is_manifest(mt: &str) -> bool {
+    mt.is_empty()
+        || mt == "application/vnd.oci.image.manifest.v1+json"
+        || mt == "application/vnd.docker.distribution.manifest.v2+json"
+}
+
 fn is_attestation(d: &Descriptor) -> bool {
     d.platform
         .as_ref()
@@ -216,14 +223,28 @@ fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Strin
 
 /// Resolves the image in an archive or layout. `wanted` is `--platform`.
 pub fn resolve(store: &mut dyn MetaStore, wanted: Option<&Platform>) -> Result<Resolved, String> {
-    if let Some(index) = store.get("index.json")? {
-        return resolve_oci(store, &index, wanted);
+    let r = if let Some(index) = store.get("index.json")? {
+        resolve_oci(store, &index, wanted)?
+    } else if let Some(manifest) = store.get("manifest.json")? {
+        resolve_docker(store, &manifest, wanted)?
+    } else {
+        return Err(
+            "not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout)"
+                .into(),
+        );
+    };
+    let (layers, history) = (r.layers.len(), r.meta.history.len());
+    if layers > MAX_LAYERS || history > MAX_LAYERS {
+        return Err(format!(
+            "the image lists {layers} layers and {history} history entries; dsize reads at most {MAX_LAYERS} \
+             (Docker itself stops near 128 layers)"
+        ));
     }
-    if let Some(manifest) = store.get("manifest.json")? {
-        return resolve_docker(store, &manifest, wanted);
-    }
-    Err("not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout)".into())
+    Ok(r)
 }
+
+/// Most layers (and history entries) an image may list.
+pub const MAX_LAYERS: usize = 10_000;
 
 /// A platform manifest found while walking indexes.
 struct Candidate {
@@ -237,21 +258,21 @@ fn resolve_oci(
     wanted: Option<&Platform>,
 ) -> Result<Resolved, String> {
     let root: IndexOrManifest = parse(index, "index.json")?;
-    let mut candidates = Vec::new();
-    let mut seen = Vec::new();
-    let mut skipped = 0usize;
-    collect(
-        store,
-        &root,
-        "index.json",
-        0,
-        &mut seen,
-        &mut candidates,
-        &mut skipped,
-    )?;
+    let mut walk = Walk::default();
+    walk.collect(store, &root, "index.json", 0)?;
+    let Walk {
+        candidates,
+        attestations,
+        unknown,
+        ..
+    } = walk;
+    let mut candidates = candidates;
     let mut notes = Vec::new();
-    if skipped > 0 {
-        notes.push(format!("skipped {skipped} attestation manifest(s)"));
+    if attestations > 0 {
+        notes.push(format!("skipped {attestations} attestation manifest(s)"));
+    }
+    for (mt, n) in unknown {
+        notes.push(format!("skipped {n} manifest(s) of unknown media type {mt:?}"));
     }
     if candidates.is_empty() {
         return Err("index.json lists no image manifest".into());
@@ -330,47 +351,69 @@ fn resolve_oci(
     ))
 }
 
-fn collect(
-    store: &mut dyn MetaStore,
-    index: &IndexOrManifest,
-    name: &str,
-    depth: usize,
-    seen: &mut Vec<String>,
-    out: &mut Vec<Candidate>,
-    skipped: &mut usize,
-) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("{name}: indexes nest more than {MAX_DEPTH} levels deep"));
-    }
-    for d in index.manifests.iter().flatten() {
-        if is_attestation(d) {
-            *skipped += 1;
-            continue;
+/// What walking the nested indexes found.
+#[derive(Default)]
+struct Walk {
+    candidates: Vec<Candidate>,
+    /// Digests already listed as candidates, and indexes already expanded: a manifest or index
+    /// listed many times (at many levels) is visited once, so fan-out cannot explode.
+    listed: HashSet<String>,
+    expanded: HashSet<String>,
+    /// The indexes from the root to the one being read, for loop detection.
+    path: Vec<String>,
+    attestations: usize,
+    unknown: Vec<(String, usize)>,
+}
+
+impl Walk {
+    fn collect(
+        &mut self,
+        store: &mut dyn MetaStore,
+        index: &IndexOrManifest,
+        name: &str,
+        depth: usize,
+    ) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("{name}: indexes nest more than {MAX_DEPTH} levels deep"));
         }
-        let key = blob_key(&d.digest)?;
-        if is_index(&d.media_type) {
-            if seen.contains(&d.digest) {
-                return Err(format!(
-                    "{name}: the index {} refers to itself (a loop)",
-                    d.digest
-                ));
-            }
-            seen.push(d.digest.clone());
-            let Some(bytes) = store.get(&key)? else {
+        for d in index.manifests.iter().flatten() {
+            if is_attestation(d) {
+                self.attestations += 1;
                 continue;
-            };
-            let nested: IndexOrManifest = parse(&bytes, &key)?;
-            collect(store, &nested, &key, depth + 1, seen, out, skipped)?;
-            seen.pop();
-        } else {
-            let present = store.has(&key);
-            out.push(Candidate {
-                desc: d.clone(),
-                present,
-            });
+            }
+            let key = blob_key(&d.digest)?;
+            if is_index(&d.media_type) {
+                if self.path.contains(&d.digest) {
+                    return Err(format!(
+                        "{name}: the index {} refers to itself (a loop)",
+                        d.digest
+                    ));
+                }
+                if !self.expanded.insert(d.digest.clone()) {
+                    continue;
+                }
+                let Some(bytes) = store.get(&key)? else {
+                    continue;
+                };
+                let nested: IndexOrManifest = parse(&bytes, &key)?;
+                self.path.push(d.digest.clone());
+                self.collect(store, &nested, &key, depth + 1)?;
+                self.path.pop();
+            } else if !is_manifest(&d.media_type) {
+                match self.unknown.iter_mut().find(|(mt, _)| *mt == d.media_type) {
+                    Some((_, n)) => *n += 1,
+                    None => self.unknown.push((d.media_type.clone(), 1)),
+                }
+            } else if self.listed.insert(d.digest.clone()) {
+                let present = store.has(&key);
+                self.candidates.push(Candidate {
+                    desc: d.clone(),
+                    present,
+                });
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Picks the manifest for `wanted`, else the host platform, else the only (or first present) one.

@@ -10,6 +10,7 @@ pub mod archive;
 pub mod discover;
 pub mod engine;
 pub mod layout;
+pub mod verify;
 
 use crate::index::Progress;
 use crate::model::{ImageMeta, LayerEntries};

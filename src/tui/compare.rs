@@ -1,0 +1,614 @@
+//! The interactive view of `dsize compare`: a list of consecutive pairs, then the diff tree of the
+//! chosen pair ([`DiffTree`]) with recursive deltas. Keys come from the browser's key table
+//! ([`keys::lookup`]: the pair list uses the Layers scope, the diff tree the Tree scope), input from
+//! the same [`InputSource`]s, and the terminal from the same guard as the single-image browser.
+
+use crate::model::Analysis;
+use crate::model::compare::{Change, Comparison, DiffTree};
+use crate::report::compare::signed;
+use crate::report::{escape, human};
+use crate::tui::event_loop::{Flow, InputSource, Next};
+use crate::tui::keys::{self, Action, Context, Scope};
+use crate::tui::state::Input;
+use crate::tui::state::list::ListState;
+use crate::tui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::{KeyCode, KeyEventKind};
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::{Frame, layout::Constraint, layout::Layout};
+use regex::bytes::{Regex, RegexBuilder};
+use std::io;
+use std::time::Duration;
+
+/// How the diff tree is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffSort {
+    /// Largest absolute delta first.
+    Size,
+    Name,
+}
+
+/// The chosen pair's diff tree and its view state.
+#[derive(Debug)]
+pub struct DiffView {
+    pub from: usize,
+    pub to: usize,
+    pub tree: DiffTree,
+    open: Vec<bool>,
+    pub sort: DiffSort,
+    pub filter: String,
+    pub typing: bool,
+    pub error: Option<String>,
+    regex: Option<Regex>,
+    /// Per node: it matches, or something below it does (all true without a filter).
+    keep: Vec<bool>,
+    pub match_count: usize,
+    /// (node, depth) in display order.
+    rows: Vec<(u32, u16)>,
+    pub list: ListState,
+}
+
+impl DiffView {
+    fn new(tree: DiffTree, from: usize, to: usize) -> Self {
+        let n = tree.len();
+        let mut open = vec![false; n];
+        // Directories that changed start open down to two levels.
+        for (i, node) in tree.nodes().iter().enumerate() {
+            let depth = depth_of(&tree, i as u32);
+            open[i] = i == 0 || (depth <= 1 && node.change() != Change::Same);
+        }
+        let mut v = DiffView {
+            from,
+            to,
+            tree,
+            open,
+            sort: DiffSort::Size,
+            filter: String::new(),
+            typing: false,
+            error: None,
+            regex: None,
+            keep: vec![true; n],
+            match_count: 0,
+            rows: Vec::new(),
+            list: ListState::default(),
+        };
+        v.rebuild();
+        v
+    }
+
+    fn children(&self, n: u32) -> Vec<u32> {
+        let mut kids: Vec<u32> = self
+            .tree
+            .node(n)
+            .children
+            .iter()
+            .copied()
+            .filter(|c| self.keep[*c as usize])
+            .collect();
+        if self.sort == DiffSort::Size {
+            kids.sort_by_key(|c| std::cmp::Reverse(self.tree.node(*c).delta().unsigned_abs()));
+        }
+        kids
+    }
+
+    fn rebuild(&mut self) {
+        let selected = self.rows.get(self.list.selected).map(|r| r.0);
+        self.rows.clear();
+        let mut stack: Vec<(u32, u16)> = self.children(0).into_iter().rev().map(|c| (c, 0)).collect();
+        let filtering = self.regex.is_some();
+        while let Some((n, d)) = stack.pop() {
+            self.rows.push((n, d));
+            if self.open[n as usize] || filtering {
+                stack.extend(self.children(n).into_iter().rev().map(|c| (c, d + 1)));
+            }
+        }
+        self.list.selected = selected
+            .and_then(|s| self.rows.iter().position(|r| r.0 == s))
+            .unwrap_or(0);
+    }
+
+    fn apply_filter(&mut self) {
+        let n = self.tree.len();
+        self.match_count = 0;
+        let Some(re) = &self.regex else {
+            self.keep = vec![true; n];
+            return;
+        };
+        let mut keep = vec![false; n];
+        keep[0] = true;
+        // Depth first with one path buffer: no allocation per node.
+        let mut path = Vec::new();
+        let mut stack: Vec<(u32, usize)> = self.tree.node(0).children.iter().map(|c| (*c, 0)).collect();
+        while let Some((i, len)) = stack.pop() {
+            path.truncate(len);
+            path.push(b'/');
+            path.extend_from_slice(&self.tree.node(i).name);
+            if re.is_match(&path) {
+                self.match_count += 1;
+                let mut p = i;
+                while p != 0 && !keep[p as usize] {
+                    keep[p as usize] = true;
+                    p = self.tree.node(p).parent;
+                }
+            }
+            let here = path.len();
+            stack.extend(self.tree.node(i).children.iter().map(|c| (*c, here)));
+        }
+        self.keep = keep;
+    }
+
+    fn set_filter(&mut self, text: String) {
+        self.filter = text;
+        self.error = None;
+        if self.filter.is_empty() {
+            self.regex = None;
+        } else {
+            let insensitive = !self.filter.chars().any(char::is_uppercase);
+            match RegexBuilder::new(&self.filter)
+                .case_insensitive(insensitive)
+                .size_limit(1 << 22)
+                .build()
+            {
+                Ok(re) => self.regex = Some(re),
+                Err(_) => {
+                    self.error = Some("invalid regex".into());
+                    return;
+                }
+            }
+        }
+        self.apply_filter();
+        self.rebuild();
+    }
+
+    fn selected(&self) -> Option<u32> {
+        self.rows.get(self.list.selected).map(|r| r.0)
+    }
+
+    fn is_dir(&self, n: u32) -> bool {
+        !self.tree.node(n).children.is_empty()
+    }
+
+    fn set_open(&mut self, n: u32, open: bool) {
+        self.open[n as usize] = open;
+        self.rebuild();
+    }
+}
+
+fn depth_of(tree: &DiffTree, mut n: u32) -> usize {
+    let mut d: usize = 0;
+    while n != 0 {
+        n = tree.node(n).parent;
+        d += 1;
+    }
+    d.saturating_sub(1)
+}
+
+/// Which screen is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Pairs,
+    Tree,
+}
+
+/// The compare view's state.
+#[derive(Debug)]
+pub struct CompareApp {
+    pub labels: Vec<String>,
+    analyses: Vec<Analysis>,
+    /// (from, to, stored delta).
+    pub pairs: Vec<(usize, usize, i64)>,
+    pub pair_list: ListState,
+    pub screen: Screen,
+    pub diff: Option<DiffView>,
+    /// The help overlay is shown.
+    pub help: bool,
+    pub quit: bool,
+    pub area: Rect,
+    pub theme: Theme,
+}
+
+impl CompareApp {
+    pub fn new(cmp: &Comparison, analyses: Vec<Analysis>, area: Rect, theme: Theme) -> Self {
+        let pairs = cmp.pairs.iter().map(|p| (p.from, p.to, p.delta.stored)).collect();
+        CompareApp {
+            labels: cmp.images.iter().map(|i| i.label.clone()).collect(),
+            analyses,
+            pairs,
+            pair_list: ListState::default(),
+            screen: Screen::Pairs,
+            diff: None,
+            help: false,
+            quit: false,
+            area,
+            theme,
+        }
+    }
+
+    fn height(&self) -> usize {
+        self.area.height.saturating_sub(4) as usize
+    }
+
+    pub fn on_input(&mut self, input: Input) {
+        let key = match input {
+            Input::Resize(w, h) => {
+                self.area = Rect::new(0, 0, w, h);
+                return;
+            }
+            Input::Mouse(_) => return,
+            Input::Key(k) if k.kind == KeyEventKind::Release => return,
+            Input::Key(k) => k,
+        };
+        let height = self.height();
+        let typing = self.screen == Screen::Tree && self.diff.as_ref().is_some_and(|d| d.typing);
+        let pane = match self.screen {
+            Screen::Pairs => Scope::Layers,
+            Screen::Tree => Scope::Tree,
+        };
+        let action = keys::lookup(
+            &key,
+            Context {
+                pane,
+                typing_filter: typing,
+            },
+        );
+        if typing {
+            let Some(d) = self.diff.as_mut() else { return };
+            match action {
+                Some(Action::Quit) => self.quit = true,
+                Some(Action::FilterAccept) => d.typing = false,
+                Some(Action::Back) => {
+                    d.typing = false;
+                    d.set_filter(String::new());
+                }
+                Some(Action::FilterDelete) => {
+                    let mut t = d.filter.clone();
+                    t.pop();
+                    d.set_filter(t);
+                }
+                Some(Action::FilterClear) => d.set_filter(String::new()),
+                _ => {
+                    if let KeyCode::Char(c) = key.code {
+                        let mut t = d.filter.clone();
+                        t.push(c);
+                        d.set_filter(t);
+                    }
+                }
+            }
+            return;
+        }
+        let Some(action) = action else { return };
+        if action == Action::Quit {
+            self.quit = true;
+            return;
+        }
+        if action == Action::Help || (self.help && action == Action::Back) {
+            self.help = !self.help;
+            return;
+        }
+        if self.help {
+            return;
+        }
+        match self.screen {
+            Screen::Pairs => match action {
+                Action::Enter => self.open_pair(),
+                a => {
+                    self.pair_list.apply(a, self.pairs.len(), height);
+                }
+            },
+            Screen::Tree => {
+                let Some(d) = self.diff.as_mut() else { return };
+                match action {
+                    Action::Back if !d.filter.is_empty() => d.set_filter(String::new()),
+                    Action::Back => self.screen = Screen::Pairs,
+                    Action::Filter => d.typing = true,
+                    Action::Sort => {
+                        d.sort = match d.sort {
+                            DiffSort::Size => DiffSort::Name,
+                            DiffSort::Name => DiffSort::Size,
+                        };
+                        d.rebuild();
+                    }
+                    Action::Toggle | Action::Enter => {
+                        if let Some(n) = d.selected().filter(|n| d.is_dir(*n)) {
+                            let open = !d.open[n as usize];
+                            d.set_open(n, open);
+                        }
+                    }
+                    Action::Right => {
+                        if let Some(n) = d.selected().filter(|n| d.is_dir(*n)) {
+                            d.set_open(n, true);
+                        }
+                    }
+                    Action::Left => {
+                        if let Some(n) = d.selected() {
+                            if d.is_dir(n) && d.open[n as usize] {
+                                d.set_open(n, false);
+                            } else if let Some(p) = d.rows.iter().position(|r| r.0 == d.tree.node(n).parent) {
+                                d.list.select(p, d.rows.len(), height);
+                            }
+                        }
+                    }
+                    Action::CollapseAll | Action::ExpandAll => {
+                        let open = action == Action::ExpandAll;
+                        d.open.iter_mut().skip(1).for_each(|o| *o = open);
+                        d.rebuild();
+                    }
+                    a => {
+                        d.list.apply(a, d.rows.len(), height);
+                    }
+                }
+                let len = d.rows.len();
+                d.list.clamp(len, height);
+            }
+        }
+    }
+
+    fn open_pair(&mut self) {
+        let Some(&(from, to, _)) = self.pairs.get(self.pair_list.selected) else {
+            return;
+        };
+        if self.diff.as_ref().is_none_or(|d| (d.from, d.to) != (from, to)) {
+            let tree = DiffTree::build(&self.analyses[from], &self.analyses[to]);
+            self.diff = Some(DiffView::new(tree, from, to));
+        }
+        self.screen = Screen::Tree;
+    }
+}
+
+fn change_style(t: &Theme, c: Change) -> (Style, &'static str) {
+    let fg = |c: Color| if t.color { Style::new().fg(c) } else { Style::new() };
+    match c {
+        Change::Added => (fg(Color::Green), "+"),
+        Change::Removed => (fg(Color::Red), "-"),
+        Change::Grown => (fg(Color::Yellow), ">"),
+        Change::Shrunk => (fg(Color::Cyan), "<"),
+        Change::Changed => (fg(Color::Magenta), "~"),
+        Change::Same => (Style::new(), " "),
+    }
+}
+
+/// The footer: keys as the key table names them (so they cannot drift from what they do).
+fn footer(t: &Theme, scope: Scope, entries: &[(Action, &str)]) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (a, what) in entries {
+        let label = keys::BINDINGS
+            .iter()
+            .filter(|b| b.action == *a)
+            .find(|b| b.scope == scope || matches!(b.scope, Scope::Global | Scope::Move))
+            .map_or("?", |b| if *a == Action::Down { "↑↓" } else { b.label });
+        spans.push(Span::styled(label.to_string(), t.key()));
+        spans.push(Span::raw(format!(" {what}  ")));
+    }
+    Line::from(spans)
+}
+
+/// The keys of the compare view, with the key table's labels and help texts.
+const HELP: &[(Scope, Action)] = &[
+    (Scope::Move, Action::Up),
+    (Scope::Move, Action::Down),
+    (Scope::Move, Action::PageUp),
+    (Scope::Move, Action::PageDown),
+    (Scope::Move, Action::Home),
+    (Scope::Move, Action::End),
+    (Scope::Tree, Action::Toggle),
+    (Scope::Tree, Action::Left),
+    (Scope::Tree, Action::Right),
+    (Scope::Tree, Action::CollapseAll),
+    (Scope::Tree, Action::ExpandAll),
+    (Scope::Tree, Action::Sort),
+    (Scope::Global, Action::Filter),
+    (Scope::Global, Action::Back),
+    (Scope::Global, Action::Help),
+    (Scope::Global, Action::Quit),
+];
+
+fn help_lines(t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::styled(
+            "Pair list: Enter opens the pair's diff tree; Esc in the tree comes back.",
+            t.bold(),
+        ),
+        Line::raw(""),
+    ];
+    for (scope, action) in HELP {
+        if let Some(b) = keys::BINDINGS
+            .iter()
+            .find(|b| b.scope == *scope && b.action == *action)
+        {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<14}", b.label), t.key()),
+                Span::raw(b.help),
+            ]));
+        }
+    }
+    lines
+}
+
+/// Draws the compare view.
+pub fn draw(f: &mut Frame, app: &CompareApp) {
+    let t = &app.theme;
+    if app.help {
+        f.render_widget(
+            Paragraph::new(help_lines(t)).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" Keys (? or Esc closes) "),
+            ),
+            f.area(),
+        );
+        return;
+    }
+    let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(f.area());
+    let height = body.height.saturating_sub(2) as usize;
+    match (app.screen, &app.diff) {
+        (Screen::Tree, Some(d)) => {
+            let title = format!(
+                " {} → {}  sorted by {} ",
+                escape(app.labels[d.from].as_bytes()),
+                escape(app.labels[d.to].as_bytes()),
+                if d.sort == DiffSort::Size {
+                    "size change"
+                } else {
+                    "name"
+                }
+            );
+            let root = d.tree.node(0);
+            let mut lines = vec![Line::from(vec![
+                Span::styled(
+                    format!("{:>10} {:>10} {:>12}  ", "before", "after", "delta"),
+                    t.bold(),
+                ),
+                Span::styled(
+                    format!(
+                        "/ {} → {} ({})",
+                        human(root.before_total),
+                        human(root.after_total),
+                        signed(root.delta())
+                    ),
+                    t.bold(),
+                ),
+            ])];
+            let win = d.list.window(d.rows.len(), height.saturating_sub(1));
+            for (i, &(n, depth)) in d.rows[win.clone()].iter().enumerate() {
+                let node = d.tree.node(n);
+                let (style, mark) = change_style(t, node.change());
+                let dir = !node.children.is_empty();
+                let fold = match (dir, d.open[n as usize] || d.regex.is_some()) {
+                    (false, _) => "  ",
+                    (true, true) => "▾ ",
+                    (true, false) => "▸ ",
+                };
+                let mut row = Style::new();
+                if win.start + i == d.list.selected {
+                    row = row.add_modifier(Modifier::REVERSED);
+                }
+                let side = |present: bool, n: u64| if present { human(n) } else { "-".into() };
+                lines.push(
+                    Line::from(vec![
+                        Span::raw(format!(
+                            "{:>10} {:>10} ",
+                            side(node.before.is_some(), node.before_total),
+                            side(node.after.is_some(), node.after_total)
+                        )),
+                        Span::styled(format!("{:>12}  ", signed(node.delta())), style),
+                        Span::raw("  ".repeat(depth as usize)),
+                        Span::raw(fold),
+                        Span::styled(format!("{mark} {}", escape(&node.name)), style),
+                        Span::raw(if dir { "/" } else { "" }),
+                    ])
+                    .style(row),
+                );
+            }
+            f.render_widget(
+                Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
+                body,
+            );
+            let line = if d.typing || !d.filter.is_empty() {
+                let status = match &d.error {
+                    Some(e) => format!("  ({e})"),
+                    None => format!("  {} matches", d.match_count),
+                };
+                Line::from(vec![
+                    Span::styled("/", t.key()),
+                    Span::raw(escape(d.filter.as_bytes())),
+                    Span::raw(if d.typing { "▏" } else { "" }),
+                    Span::raw(status),
+                ])
+            } else {
+                footer(
+                    t,
+                    Scope::Tree,
+                    &[
+                        (Action::Quit, "quit"),
+                        (Action::Help, "help"),
+                        (Action::Back, "pairs"),
+                        (Action::Filter, "filter"),
+                        (Action::Sort, "sort name/size"),
+                        (Action::Toggle, "fold"),
+                        (Action::CollapseAll, "collapse all"),
+                        (Action::ExpandAll, "expand all"),
+                    ],
+                )
+            };
+            f.render_widget(Paragraph::new(line), foot);
+        }
+        _ => {
+            let mut lines = Vec::new();
+            let win = app.pair_list.window(app.pairs.len(), height);
+            for (i, &(from, to, delta)) in app.pairs[win.clone()].iter().enumerate() {
+                let mut style = Style::new();
+                if win.start + i == app.pair_list.selected {
+                    style = style.add_modifier(Modifier::REVERSED);
+                }
+                let (cs, _) = change_style(
+                    t,
+                    match delta {
+                        d if d > 0 => Change::Grown,
+                        d if d < 0 => Change::Shrunk,
+                        _ => Change::Same,
+                    },
+                );
+                lines.push(
+                    Line::from(vec![
+                        Span::raw(format!(
+                            "{} → {}  ",
+                            escape(app.labels[from].as_bytes()),
+                            escape(app.labels[to].as_bytes())
+                        )),
+                        Span::styled(format!("{} B stored", signed(delta)), cs),
+                    ])
+                    .style(style),
+                );
+            }
+            f.render_widget(
+                Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Pick a pair ")),
+                body,
+            );
+            f.render_widget(
+                Paragraph::new(footer(
+                    t,
+                    Scope::Layers,
+                    &[
+                        (Action::Quit, "quit"),
+                        (Action::Help, "help"),
+                        (Action::Down, "move"),
+                        (Action::Enter, "open the diff tree"),
+                    ],
+                )),
+                foot,
+            );
+        }
+    }
+}
+
+/// Runs until the user quits or the input ends; draws after every input.
+pub fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut CompareApp,
+    input: &mut dyn InputSource,
+) -> io::Result<Flow> {
+    let redraw = |terminal: &mut Terminal<B>, app: &CompareApp| {
+        terminal
+            .draw(|f| draw(f, app))
+            .map(|_| ())
+            .map_err(|e| io::Error::other(e.to_string()))
+    };
+    redraw(terminal, app)?;
+    loop {
+        match input.next(Duration::from_millis(500))? {
+            Next::Input(i) => {
+                app.on_input(i);
+                if app.quit {
+                    return Ok(Flow::Quit);
+                }
+                redraw(terminal, app)?;
+            }
+            Next::Idle => {}
+            Next::End => return Ok(Flow::Paused),
+        }
+    }
+}

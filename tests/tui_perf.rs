@@ -1,0 +1,137 @@
+//! The browser stays fluid on big images: key press to next frame on a synthetic image with many
+//! paths, through the real event loop on `TestBackend` (`dsize::tui::measure_frames`).
+//!
+//! Ignored by default (it needs a release build to mean anything):
+//! `DSIZE_PERF_PATHS=1000000 cargo test --release --test tui_perf -- --ignored --nocapture`
+
+use dsize::model::{
+    Analysis, AnalysisBuilder, AnalysisOptions, EntryKind, HistoryEntry, ImageMeta, LayerEntries, LayerMeta,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A base layer with `paths` files in directories of 20 (four levels), then ten layers that add,
+/// rewrite and delete a few thousand paths each.
+fn big(paths: usize) -> Analysis {
+    let layers = 11;
+    let meta = ImageMeta {
+        name: "synthetic".into(),
+        history: (0..layers)
+            .map(|i| HistoryEntry {
+                created_by: format!("RUN step {i}"),
+                ..Default::default()
+            })
+            .collect(),
+        layers: vec![LayerMeta::default(); layers],
+        ..Default::default()
+    };
+    let mut b = AnalysisBuilder::new(meta, AnalysisOptions::default()).expect("builder");
+    let path = |i: usize| {
+        format!(
+            "usr/d{}/e{}/f{}/file{i}.bin",
+            i % 20,
+            (i / 20) % 20,
+            (i / 400) % 20
+        )
+    };
+    let mut base = LayerEntries::default();
+    for i in 0..paths {
+        base.push(
+            EntryKind::File,
+            path(i).as_bytes(),
+            b"",
+            1000 + (i as u64 % 5000),
+            0o644,
+            0,
+            0,
+        );
+    }
+    b.add_layer(0, base, None);
+    for l in 1..layers {
+        let mut e = LayerEntries::default();
+        for k in 0..3000 {
+            let i = (k * 997 + l * 131) % paths;
+            e.push(EntryKind::File, path(i).as_bytes(), b"", 2000, 0o644, 0, 0);
+            e.push(
+                EntryKind::File,
+                format!("app/layer{l}/new{k}").as_bytes(),
+                b"",
+                500,
+                0o644,
+                0,
+                0,
+            );
+        }
+        for k in 0..500 {
+            let i = (k * 7919 + l * 17) % paths;
+            let p = path(i);
+            let (dir, name) = p.rsplit_once('/').expect("a slash");
+            e.push(
+                EntryKind::Whiteout,
+                format!("{dir}/{name}").as_bytes(),
+                b"",
+                0,
+                0,
+                0,
+                0,
+            );
+        }
+        b.add_layer(l, e, None);
+    }
+    b.finish()
+}
+
+#[test]
+#[ignore = "timing: run in release with --ignored"]
+fn key_press_to_frame_on_a_big_image() {
+    let paths: usize = std::env::var("DSIZE_PERF_PATHS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500_000);
+    let t = Instant::now();
+    let a = Arc::new(big(paths));
+    eprintln!("built {} paths in {:?}", a.tree.len(), t.elapsed());
+    let times = dsize::tui::measure_frames(Arc::clone(&a), 120, 40, &dsize::tui::default_keys());
+    eprintln!("first frame: {:?}", times.first_frame);
+    for (k, d) in &times.keys {
+        eprintln!("  {k:>10}  {d:?}");
+    }
+    let (worst_key, worst) = times.worst_key().cloned().unwrap_or_default();
+    eprintln!("worst key: {worst_key} {worst:?}");
+    let nav: Vec<Duration> = times
+        .keys
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "/" | "l" | "i" | "b" | "Esc"))
+        .map(|(_, d)| *d)
+        .collect();
+    let mut sorted = nav.clone();
+    sorted.sort();
+    eprintln!(
+        "navigation keys: median {:?}, max {:?}",
+        sorted[sorted.len() / 2],
+        sorted.last()
+    );
+}
+
+#[test]
+#[ignore = "timing: run in release with --ignored"]
+fn view_data_pass() {
+    let a = big(500_000);
+    for step in [1u16, 2, 3, 0, 5] {
+        let t = Instant::now();
+        let v = dsize::tui::state::tree::ViewData::compute(&a.tree, step, None);
+        eprintln!(
+            "step {step}: {:?} ({})",
+            t.elapsed(),
+            v.size(0, dsize::tui::state::tree::Mode::Whole)
+        );
+    }
+    let t = Instant::now();
+    let mut n = 0u64;
+    for id in 1..a.tree.len() as u32 {
+        if a.tree.version_at(id, 3).is_some() {
+            n += 1;
+        }
+    }
+    eprintln!("version_at alone: {:?} {n}", t.elapsed());
+}
