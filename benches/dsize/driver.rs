@@ -52,6 +52,7 @@ fn facts(data: &Path, name: &str) -> io::Result<Facts> {
 /// Measures every generated image and returns the report (machine line and table).
 pub fn bench(opts: &Opts, log: &mut dyn Write) -> io::Result<String> {
     let mut rows = Vec::new();
+    let mut tui = Vec::new();
     let before = run::machine();
     for spec in images::catalogue(1.0) {
         if !wanted(opts, spec.name) {
@@ -64,12 +65,17 @@ pub fn bench(opts: &Opts, log: &mut dyn Write) -> io::Result<String> {
             rows.push(row);
             run::settle();
         }
+        if let Some(file) = f.files.first() {
+            writeln!(log, "  browser on {file}")?;
+            tui.push(run::tui(opts, &f, file)?);
+        }
     }
     compare_with_last(opts, &rows, log)?;
     Ok(format!(
-        "Before: {before}\nAfter:  {}\n\n{}",
+        "Before: {before}\nAfter:  {}\n\n{}\nThe browser (in process, 120×40 TestBackend):\n\n{}",
         run::machine(),
-        run::table(&rows)
+        run::table(&rows),
+        run::tui_table(&tui)
     ))
 }
 
@@ -119,6 +125,7 @@ pub fn smoke(dsize: &Path) -> io::Result<String> {
     let mut log = io::sink();
     let result = generate(&opts, 0.002, false, &mut log).and_then(|_| {
         let mut rows = Vec::new();
+        let mut tui = Vec::new();
         for spec in images::catalogue(0.002) {
             let f = facts(&dir, spec.name)?;
             for file in &f.files {
@@ -126,8 +133,11 @@ pub fn smoke(dsize: &Path) -> io::Result<String> {
                 check(&f, &row)?;
                 rows.push(row);
             }
+            if let Some(file) = f.files.first() {
+                tui.push(run::tui(&opts, &f, file)?);
+            }
         }
-        Ok(run::table(&rows))
+        Ok(run::table(&rows) + &run::tui_table(&tui))
     });
     let _ = std::fs::remove_dir_all(&dir);
     result

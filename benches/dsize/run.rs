@@ -377,6 +377,71 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
     })
 }
 
+// ------------------------------------------------------------------------------------ browser
+
+/// The browser's frame times on one image (in process, on ratatui's `TestBackend`).
+#[derive(Debug, Clone)]
+pub struct TuiRow {
+    pub image: String,
+    pub paths: u64,
+    /// From handing the finished analysis to the browser to its first full frame.
+    pub first_frame: f64,
+    /// The slowest key press to its next frame, and which key it was.
+    pub worst: (String, f64),
+    pub median: f64,
+    pub keys: usize,
+}
+
+/// Reads the image in process, then times the browser's first frame and a scripted walk of keys
+/// (`dsize::tui::default_keys`) in a 120×40 terminal.
+pub fn tui(opts: &Opts, facts: &Facts, file: &str) -> io::Result<TuiRow> {
+    use dsize::source::ImageRef;
+    let image = ImageRef::Archive(opts.data.join(file));
+    let progress = dsize::index::Progress::default();
+    let analysis = dsize::pipeline::analyze(&image, &Default::default(), &progress, &mut |_| {})
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let paths = analysis.totals.paths;
+    let t = dsize::tui::measure_frames(
+        std::sync::Arc::new(analysis),
+        120,
+        40,
+        &dsize::tui::default_keys(),
+    );
+    let mut keys: Vec<f64> = t.keys.iter().map(|(_, d)| d.as_secs_f64()).collect();
+    keys.sort_by(f64::total_cmp);
+    let worst = t
+        .worst_key()
+        .map_or((String::new(), 0.0), |(k, d)| (k.clone(), d.as_secs_f64()));
+    Ok(TuiRow {
+        image: facts.name.clone(),
+        paths,
+        first_frame: t.first_frame.as_secs_f64(),
+        worst,
+        median: keys.get(keys.len() / 2).copied().unwrap_or(0.0),
+        keys: keys.len(),
+    })
+}
+
+/// The browser table, as Markdown.
+pub fn tui_table(rows: &[TuiRow]) -> String {
+    let mut s = String::from(
+        "| image | paths | first full frame | key → next frame: median | slowest (key) | keys |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "| {} | {} | {:.1} ms | {:.2} ms | {:.2} ms ({}) | {} |\n",
+            r.image,
+            r.paths,
+            r.first_frame * 1e3,
+            r.median * 1e3,
+            r.worst.1 * 1e3,
+            r.worst.0,
+            r.keys
+        ));
+    }
+    s
+}
+
 // ------------------------------------------------------------------------------------ table
 
 fn secs(r: &Run) -> String {
