@@ -102,6 +102,15 @@ fn link_target(name: &str, target: &[u8]) -> String {
     member_name(&joined)
 }
 
+/// Where a symlink or hard-link member points, as an archive path.
+fn member_link(name: &str, symlink: bool, target: &[u8]) -> String {
+    if symlink {
+        link_target(name, target)
+    } else {
+        member_name(target)
+    }
+}
+
 fn is_meta_name(name: &str) -> bool {
     matches!(
         name,
@@ -212,12 +221,11 @@ pub fn read_file(
             let name = member_name(&entry.path_bytes());
             let et = entry.header().entry_type();
             if et.is_symlink() || et.is_hard_link() {
-                let target = entry.link_name_bytes().unwrap_or_default();
-                let t = if et.is_symlink() {
-                    link_target(&name, &target)
-                } else {
-                    member_name(&target)
-                };
+                let t = member_link(
+                    &name,
+                    et.is_symlink(),
+                    &entry.link_name_bytes().unwrap_or_default(),
+                );
                 members.insert(name, Member::Link(t));
                 continue;
             }
@@ -739,12 +747,11 @@ fn walk_stream(
         let name = member_name(&entry.path_bytes());
         let et = entry.header().entry_type();
         if et.is_symlink() || et.is_hard_link() {
-            let target = entry.link_name_bytes().unwrap_or_default();
-            let t = if et.is_symlink() {
-                link_target(&name, &target)
-            } else {
-                member_name(&target)
-            };
+            let t = member_link(
+                &name,
+                et.is_symlink(),
+                &entry.link_name_bytes().unwrap_or_default(),
+            );
             links.insert(name, t);
             continue;
         }
