@@ -194,9 +194,7 @@ pub fn index_stream<R: Read>(
     limits: Limits,
     progress: &Progress,
 ) -> Result<Indexed, IndexError> {
-    let mut head = Vec::with_capacity(SNIFF_LEN);
-    (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
-    let compression = decide(&head, claimed)?;
+    let (head, compression) = read_head(&mut input, claimed)?;
     let raw_hash = limits.digest.then(|| RefCell::new(Sha256::new()));
     let raw = Counted {
         inner: io::Cursor::new(head).chain(input),
@@ -250,9 +248,7 @@ pub fn index_seekable<R: Read + Seek>(
     limits: Limits,
     progress: &Progress,
 ) -> Result<Indexed, IndexError> {
-    let mut head = Vec::with_capacity(SNIFF_LEN);
-    (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
-    let compression = decide(&head, claimed)?;
+    let (_, compression) = read_head(&mut input, claimed)?;
     if compression.0 != Compression::None || limits.digest {
         input.seek(SeekFrom::Start(0))?;
         return index_stream(input, claimed, limits, progress);
@@ -273,6 +269,20 @@ pub fn index_seekable<R: Read + Seek>(
         blob_digest: None,
         tar_digest: None,
     })
+}
+
+/// How a blob is stored, and a note when its media type said otherwise.
+type Decision = (Compression, Option<String>);
+
+/// Reads the first bytes of a blob and decides how it is stored.
+fn read_head<R: Read>(
+    input: &mut R,
+    claimed: Option<Compression>,
+) -> Result<(Vec<u8>, Decision), IndexError> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    input.take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    let compression = decide(&head, claimed)?;
+    Ok((head, compression))
 }
 
 fn decide(head: &[u8], claimed: Option<Compression>) -> Result<(Compression, Option<String>), IndexError> {
