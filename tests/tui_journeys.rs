@@ -70,6 +70,12 @@ fn events_of(archive: &[u8]) -> Vec<Event> {
         &mut |e| events.push(e),
     )
     .expect("analysis");
+    // Layers are indexed in parallel, so they report in any order; the
+    // journeys replay them in image order so each screen is reproducible.
+    events.sort_by_key(|e| match e {
+        Event::Layer { diff_index, .. } => *diff_index,
+        _ => 0,
+    });
     events.push(Event::Done(Box::new(a)));
     events
 }
