@@ -123,14 +123,30 @@ pub struct Inode {
     pub layer: u16,
 }
 
+/// An entry of the child table: a node and 32 bits of its (parent, name) hash.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot {
+    node: NodeId,
+    hash: u32,
+}
+
+impl Slot {
+    /// The table's 64-bit hash from the kept 32 bits: the multiply spreads them into the top
+    /// bits, which the table uses as tags.
+    fn table_hash(h: u32) -> u64 {
+        u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+}
+
 /// The arena.
 pub struct Tree {
     pub(crate) names: Names,
     pub(crate) nodes: Vec<Node>,
     pub(crate) versions: Vec<Version>,
     /// Every node but the root, found by (parent, name bytes): the key is read from the node
-    /// itself, so an entry costs 4 bytes.
-    pub(crate) children: HashTable<NodeId>,
+    /// itself. Each slot keeps 32 bits of the key's hash, so growing the table never reads a
+    /// node or a name again, and a lookup touches a node only when the hash bits agree.
+    pub(crate) children: HashTable<Slot>,
     hasher: hashbrown::DefaultHashBuilder,
     pub(crate) inodes: Vec<Inode>,
 }
@@ -191,18 +207,18 @@ impl Tree {
         self.find_child(parent, name, self.child_hash(parent, name))
     }
 
-    fn child_hash(&self, parent: NodeId, name: &[u8]) -> u64 {
-        self.hasher.hash_one((parent, name))
+    fn child_hash(&self, parent: NodeId, name: &[u8]) -> u32 {
+        (self.hasher.hash_one((parent, name)) >> 32) as u32
     }
 
-    fn find_child(&self, parent: NodeId, name: &[u8], hash: u64) -> Option<NodeId> {
+    fn find_child(&self, parent: NodeId, name: &[u8], hash: u32) -> Option<NodeId> {
         let (nodes, names) = (&self.nodes, &self.names);
         self.children
-            .find(hash, |c| {
-                let n = &nodes[*c as usize];
-                n.parent == parent && names.get(n.name) == name
+            .find(Slot::table_hash(hash), |s| {
+                let n = &nodes[s.node as usize];
+                s.hash == hash && n.parent == parent && names.get(n.name) == name
             })
-            .copied()
+            .map(|s| s.node)
     }
 
     /// The node at a normalised path (`a/b`, leading slash optional), if any layer ever had it.
@@ -332,7 +348,7 @@ impl Tree {
         self.names.heap_bytes()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.versions.capacity() * std::mem::size_of::<Version>()
-            + self.children.capacity() * 5
+            + self.children.capacity() * 9
             + self.inodes.capacity() * std::mem::size_of::<Inode>()
     }
 }
@@ -386,11 +402,10 @@ impl Tree {
             next_sibling: sibling,
             last: NONE,
         });
-        let (nodes, names, hasher) = (&self.nodes, &self.names, &self.hasher);
-        self.children.insert_unique(hash, id, |c| {
-            let n = &nodes[*c as usize];
-            hasher.hash_one((n.parent, names.get(n.name)))
-        });
+        self.children
+            .insert_unique(Slot::table_hash(hash), Slot { node: id, hash }, |s| {
+                Slot::table_hash(s.hash)
+            });
         id
     }
 
