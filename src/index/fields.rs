@@ -1,13 +1,9 @@
-//! Fast reading of the tar header fields the indexer keeps (mode, uid, gid).
-//!
-//! The tar crate parses every numeric field through `str::from_utf8`, `trim` and
-//! `from_str_radix`: a few hundred instructions a field, a tenth of the indexer's time on
-//! small-file layers. The common case (octal digits, maybe NUL- or space-padded) is read here
-//! directly; anything else goes to the crate, so the result is always the crate's own.
+//! Numeric tar header fields (size, mode, uid, gid, checksum), read without allocating: octal
+//! digits (maybe NUL- or space-padded) or GNU base-256. The tests hold them to the tar crate's
+//! own reading of the same bytes.
 
-/// A plain octal field, as the tar crate reads it: the text ends at the first NUL and
-/// whitespace around the digits is ignored. `None` for anything else (base-256, signs, junk,
-/// empty), which the caller hands to the crate.
+/// An octal field, as the tar crate reads it: the text ends at the first NUL, whitespace around
+/// the digits is ignored. `None` for anything else (base-256, junk, empty).
 pub fn octal(field: &[u8]) -> Option<u64> {
     // Rust's `str::trim` drops Unicode whitespace; its ASCII part is these six bytes.
     let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
@@ -20,27 +16,33 @@ pub fn octal(field: &[u8]) -> Option<u64> {
                 digits += 1;
             }
             _ if ws(b) => done = digits > 0,
-            _ => return None,
+            // Rare (a sign, Unicode spaces): the crate's own reading, through `str`.
+            _ => return octal_text(field),
         }
     }
     (digits > 0).then_some(n)
 }
 
-/// (mode, uid, gid) of a header: mode 0 and ids `u32::MAX` when unreadable, as before.
-pub fn mode_uid_gid(h: &tar::Header) -> (u32, u32, u32) {
-    let old = h.as_old();
-    let mode = match octal(&old.mode) {
-        Some(m) => m as u32,
-        None => h.mode().unwrap_or(0),
-    };
-    let id = |field: &[u8], slow: &dyn Fn() -> std::io::Result<u64>| {
-        match octal(field) {
-            Some(v) => u32::try_from(v).ok(),
-            None => slow().ok().and_then(|v| u32::try_from(v).ok()),
+fn octal_text(field: &[u8]) -> Option<u64> {
+    let text = field.split(|b| *b == 0).next().unwrap_or_default();
+    u64::from_str_radix(std::str::from_utf8(text).ok()?.trim(), 8).ok()
+}
+
+/// A numeric field as the tar crate (and GNU tar) reads it: base-256 when the first byte has
+/// its top bit set (an 8-byte field minus that bit, or a longer field's last 8 bytes), else
+/// [`octal`].
+pub fn numeric(field: &[u8]) -> Option<u64> {
+    match field.first() {
+        Some(b) if b & 0x80 != 0 => {
+            let (first, rest) = if field.len() == 8 {
+                (u64::from(b ^ 0x80), &field[1..])
+            } else {
+                (0, &field[field.len().saturating_sub(8)..])
+            };
+            Some(rest.iter().fold(first, |n, b| (n << 8) | u64::from(*b)))
         }
-        .unwrap_or(u32::MAX)
-    };
-    (mode, id(&old.uid, &|| h.uid()), id(&old.gid, &|| h.gid()))
+        _ => octal(field),
+    }
 }
 
 #[cfg(test)]
@@ -74,19 +76,18 @@ mod tests {
                 old.mode.copy_from_slice(f);
                 old.uid.copy_from_slice(f);
                 old.gid.copy_from_slice(f);
+                old.size[4..].copy_from_slice(f);
+                old.size[..4].copy_from_slice(if f[0] & 0x80 != 0 { b"\x80\0\0\0" } else { b"0000" });
             }
-            let want = (
-                h.mode().unwrap_or(0),
-                h.uid()
-                    .ok()
-                    .and_then(|u| u32::try_from(u).ok())
-                    .unwrap_or(u32::MAX),
-                h.gid()
-                    .ok()
-                    .and_then(|u| u32::try_from(u).ok())
-                    .unwrap_or(u32::MAX),
+            let want = (h.mode().ok(), h.uid().ok(), h.gid().ok(), h.entry_size().ok());
+            let old = h.as_old();
+            let got = (
+                octal(&old.mode).map(|m| m as u32),
+                numeric(&old.uid),
+                numeric(&old.gid),
+                numeric(&old.size),
             );
-            assert_eq!(mode_uid_gid(&h), want, "{:?}", String::from_utf8_lossy(f));
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(f));
         }
     }
 }

@@ -1,4 +1,6 @@
-//! Bounds on what the tar crate may do with hostile input, and clear words for its errors.
+//! Bounds on what the tar crate may do with hostile input, and clear words for its errors. The
+//! crate walks an image archive's own (outer) tar; layers go through [`super::walker`], which
+//! keeps the same header budget and shares the error payloads defined here.
 //!
 //! The tar crate reads a GNU long name or link and a PAX extension body whole into memory before
 //! it returns the entry they describe, and it walks GNU sparse maps header by header: a member

@@ -1,22 +1,24 @@
 //! Streaming layer indexer: any `Read` of a layer blob -> [`LayerEntries`].
 //!
-//! Sniffs gzip (multi-member), zstd or plain tar by magic bytes, walks the tar headers once and
-//! never keeps a file body: bodies are skipped (read past, or seeked over when the input can).
-//! Nothing here knows where the bytes come from; progress goes to a shared counter.
-//! [`guard`] bounds what the tar crate may read for one entry's headers.
+//! Sniffs gzip (multi-member), zstd or plain tar by magic bytes, walks the tar headers once
+//! ([`walker`]) and never keeps a file body: bodies are skipped (read past inside the decoder's
+//! buffer, or seeked over when the input can). Nothing here knows where the bytes come from;
+//! progress goes to a shared counter. [`guard`] bounds what the tar crate may read when it walks
+//! an image archive's own (outer) tar.
 
 pub mod guard;
 
 mod fields;
 mod seekbuf;
+mod walker;
 
 use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use walker::{Input, Scratch, Type, Walker};
 
 /// How a layer blob is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,57 +306,34 @@ pub fn media_type_note(claimed: Option<Compression>, found: Compression) -> Opti
         .map(|c| format!("the media type says {c} but the blob is {found}; read as {found}"))
 }
 
-/// Walks tar headers, recording entries. Bodies are skipped through [`MaybeSeek::forward`].
+/// Walks tar headers, recording entries; bodies are skipped.
 /// With [`Limits::digest`] it reads the tar to its very end and returns its digest too.
-fn walk<R>(
-    reader: R,
+fn walk<I: Input>(
+    input: I,
     limits: Limits,
     progress: &Progress,
-) -> Result<(LayerEntries, Option<String>), IndexError>
-where
-    R: MaybeSeek,
-{
-    let (guarded, watch) = guard::guard(Limited {
-        inner: reader,
-        read: 0,
-        limit: limits.max_layer_bytes,
-        hash: limits.digest.then(Sha256::new),
-    });
-    let mut archive = tar::Archive::new(guarded);
+) -> Result<(LayerEntries, Option<String>), IndexError> {
+    let mut tar = Walker::new(input, limits.max_layer_bytes, limits.digest);
+    let mut headers = Scratch::default();
     let mut out = LayerEntries::default();
     let mut scratch = Vec::new();
     let mut parent = Vec::new();
+    let mut link = Vec::new();
     let mut aufs = 0u64;
     let mut escaped = 0u64;
     let mut rooted = 0u64;
-    let mut entries = archive.entries_with_seek().map_err(|e| map_io(e, &watch))?;
-    while let Some(entry) = watch.next(&mut entries) {
+    while let Some(entry) = tar.next(&mut headers)? {
         if progress.cancel.load(Ordering::Relaxed) {
             return Err(IndexError::Cancelled);
         }
-        let mut entry = entry.map_err(|e| map_io(e, &watch))?;
-        let sparse = sparse_name(&mut entry);
-        let header = entry.header();
-        let et = header.entry_type();
-        let (kind, size) = match et {
-            tar::EntryType::Regular | tar::EntryType::Continuous => (EntryKind::File, entry.size()),
-            tar::EntryType::GNUSparse => (EntryKind::File, header.entry_size().unwrap_or(0)),
-            tar::EntryType::Directory => (EntryKind::Dir, 0),
-            tar::EntryType::Symlink => (EntryKind::Symlink, 0),
-            tar::EntryType::Link => (EntryKind::HardLink, 0),
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => (EntryKind::Special, 0),
-            tar::EntryType::XGlobalHeader
-            | tar::EntryType::XHeader
-            | tar::EntryType::GNULongName
-            | tar::EntryType::GNULongLink => continue,
-            // Unknown type flags are read as regular files (POSIX): their bytes are stored.
-            _ => (EntryKind::File, entry.size()),
+        let kind = match entry.kind {
+            Type::File => EntryKind::File,
+            Type::Dir => EntryKind::Dir,
+            Type::Symlink => EntryKind::Symlink,
+            Type::HardLink => EntryKind::HardLink,
+            Type::Special => EntryKind::Special,
         };
-        let raw_path: Cow<[u8]> = match &sparse {
-            Some(name) => Cow::Borrowed(name),
-            None => entry.path_bytes(),
-        };
-        if normalize_path(&raw_path, &mut scratch) {
+        if normalize_path(entry.path, &mut scratch) {
             escaped += 1;
         }
         let name_start = scratch.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1);
@@ -391,17 +370,18 @@ where
             rooted += 1;
             continue;
         }
-        let link: Cow<[u8]> = match kind {
-            EntryKind::Symlink => entry.link_name_bytes().unwrap_or_default(),
+        let link: &[u8] = match kind {
+            EntryKind::Symlink => entry.link,
             EntryKind::HardLink => {
-                let mut l = Vec::new();
-                normalize_path(&entry.link_name_bytes().unwrap_or_default(), &mut l);
-                Cow::Owned(l)
+                normalize_path(entry.link, &mut link);
+                &link
             }
-            _ => Cow::Borrowed(&[]),
+            _ => &[],
         };
-        let (mode, uid, gid) = fields::mode_uid_gid(header);
-        out.push(kind, path, &link, size, mode, uid, gid)
+        // Only regular files store bytes; a link, directory or device with a size is odd but
+        // adds nothing.
+        let size = if entry.kind == Type::File { entry.size } else { 0 };
+        out.push(kind, path, link, size, entry.mode, entry.uid, entry.gid)
             .ok_or(IndexError::TooManyNames)?;
     }
     if aufs > 0 {
@@ -418,111 +398,10 @@ where
             "{rooted} entr(ies) named the image root itself as a file, link or device; ignored"
         ));
     }
-    let mut limited = archive.into_inner().into_inner();
-    out.tar_bytes = limited.read;
-    let mut digest = None;
-    if limited.hash.is_some() {
-        // Bytes after the end-of-archive blocks are part of the diff_id too.
-        io::copy(&mut limited, &mut io::sink()).map_err(|e| map_io(e, &watch))?;
-        digest = limited.hash.take().map(sha256_name);
-    }
-    Ok((out, digest))
-}
-
-/// GNU tar's PAX sparse formats (0.1, 1.0) put a stand-in name (`…/GNUSparseFile.N/NAME`) in the
-/// header and the real one in `GNU.sparse.name`.
-fn sparse_name<R: Read>(entry: &mut tar::Entry<'_, R>) -> Option<Vec<u8>> {
-    if !entry.header().entry_type().is_file() {
-        return None;
-    }
-    let exts = entry.pax_extensions().ok()??;
-    exts.filter_map(Result::ok)
-        .find(|e| e.key_bytes() == b"GNU.sparse.name")
-        .map(|e| e.value_bytes().to_vec())
-}
-
-/// Turns the limit's io error back into [`IndexError::TooLarge`]; says where a tar is corrupt.
-fn map_io(e: io::Error, watch: &guard::Watch) -> IndexError {
-    match e.get_ref().and_then(|i| i.downcast_ref::<LimitHit>()) {
-        Some(LimitHit(n)) => IndexError::TooLarge(*n),
-        None => IndexError::Corrupt(watch.explain(&e)),
-    }
-}
-
-/// How `walk` skips file bodies: seeking when the input can, else reading past them.
-pub trait MaybeSeek: Read + Sized {
-    /// Whether [`MaybeSeek::forward`] seeks (cheap) rather than reads.
-    const SEEKS: bool = false;
-    /// Moves `n` bytes forward.
-    fn forward(&mut self, n: u64) -> io::Result<()> {
-        guard::discard(self, n)
-    }
-}
-impl<R: Read> MaybeSeek for BufReader<R> {
-    fn forward(&mut self, n: u64) -> io::Result<()> {
-        guard::consume(self, n)
-    }
-}
-impl<R: Read> MaybeSeek for guard::Decoded<R> {}
-impl<R: Read + Seek> MaybeSeek for SeekCounted<'_, R> {
-    const SEEKS: bool = true;
-    fn forward(&mut self, n: u64) -> io::Result<()> {
-        let d = i64::try_from(n).map_err(|_| guard::truncated())?;
-        self.seek(SeekFrom::Current(d)).map(drop)
-    }
-}
-
-impl<R: MaybeSeek> guard::Forward for Limited<R> {
-    /// Skipped bodies count towards the limit. A stream stops before reading past the limit
-    /// (a bomb is not inflated for nothing); a seekable input first says when it is truncated.
-    fn forward(&mut self, n: u64) -> io::Result<()> {
-        if self.hash.is_some() {
-            // Hashing: every byte goes through `read`.
-            return guard::discard(self, n);
-        }
-        let end = self.read.saturating_add(n);
-        if !R::SEEKS && end > self.limit {
-            return Err(io::Error::other(LimitHit(self.limit)));
-        }
-        self.inner.forward(n)?;
-        self.read = end;
-        if end > self.limit {
-            return Err(io::Error::other(LimitHit(self.limit)));
-        }
-        Ok(())
-    }
-}
-
-/// Error payload when a layer passes `max_layer_bytes`.
-#[derive(Debug)]
-struct LimitHit(u64);
-impl fmt::Display for LimitHit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "layer larger than {} bytes", self.0)
-    }
-}
-impl std::error::Error for LimitHit {}
-
-/// Counts uncompressed bytes and stops at the limit.
-pub struct Limited<R> {
-    inner: R,
-    read: u64,
-    limit: u64,
-    hash: Option<Sha256>,
-}
-
-impl<R: Read> Read for Limited<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        if self.read > self.limit {
-            return Err(io::Error::other(LimitHit(self.limit)));
-        }
-        if let Some(h) = &mut self.hash {
-            h.update(&buf[..n]);
-        }
-        Ok(n)
-    }
+    out.tar_bytes = tar.pos();
+    // Bytes after the end-of-archive blocks are part of the diff_id too.
+    let (_, digest) = tar.finish()?;
+    Ok((out, digest.map(|d| format!("sha256:{}", hex::encode(d)))))
 }
 
 /// Counts blob bytes read into the shared progress counter.
@@ -545,27 +424,23 @@ impl<R: Read> Read for Counted<'_, R> {
 }
 
 /// A seekable input whose progress counts positions reached (seeks included).
-pub struct SeekCounted<'a, R> {
-    inner: R,
+pub struct SeekCounted<'a, I> {
+    inner: I,
     progress: &'a Progress,
 }
 
-impl<R: Read> Read for SeekCounted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+impl<I: Input> Input for SeekCounted<'_, I> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
     }
-}
-
-impl<R: Seek> Seek for SeekCounted<'_, R> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let before = self.inner.stream_position()?;
-        let p = self.inner.seek(pos)?;
-        self.progress
-            .bytes
-            .fetch_add(p.saturating_sub(before), Ordering::Relaxed);
-        Ok(p)
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        self.inner.skip(n)?;
+        self.progress.bytes.fetch_add(n, Ordering::Relaxed);
+        Ok(())
     }
 }
 

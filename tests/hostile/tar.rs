@@ -336,3 +336,39 @@ fn tar_pax_body_helper_counts_its_own_length() {
 }
 
 use std::io::Read as _;
+
+/// Where tar readers disagree, dsize reads as Go's archive/tar (Docker's own reader) does: a later
+/// GNU long name or PAX header replaces an earlier one, a long name ends at its first NUL, a PAX
+/// header is one by its type flag whatever its magic, and a global header uses up what was
+/// pending.
+#[test]
+fn tar_headers_read_as_docker_reads_them() {
+    let body = pax_body(&[("path", b"from/odd/magic")]);
+    let mut odd_magic = Hdr::new(b"PaxHeaders/x", b'x', body.len() as u64);
+    odd_magic.set(257, 8, b"junk\0\0\0\0");
+    let t = Tar::new()
+        .long_name(b"first/name")
+        .long_name(b"second/name")
+        .file("ignored-1", 5)
+        .pax(&[("path", b"pax/one")], false)
+        .pax(&[("path", b"pax/two")], false)
+        .file("ignored-2", 6)
+        .long_name(b"nul/cut\0rest/after/nul")
+        .file("ignored-3", 7)
+        .entry(odd_magic, &body)
+        .file("ignored-4", 8)
+        .long_name(b"eaten/by/global")
+        .pax(&[("comment", b"g")], true)
+        .file("kept-name", 9)
+        .finish();
+    let a = analysis(&docker_archive(&[t]));
+    assert_eq!(visible(&a, b"second/name"), Some((Kind::File, 5)));
+    assert!(a.tree.lookup(b"first").is_none());
+    assert_eq!(visible(&a, b"pax/two"), Some((Kind::File, 6)));
+    assert!(a.tree.lookup(b"pax/one").is_none());
+    assert_eq!(visible(&a, b"nul/cut"), Some((Kind::File, 7)));
+    assert_eq!(visible(&a, b"from/odd/magic"), Some((Kind::File, 8)));
+    assert_eq!(visible(&a, b"kept-name"), Some((Kind::File, 9)));
+    assert!(a.tree.lookup(b"eaten").is_none());
+    assert_eq!(a.totals.stored_bytes, 35);
+}
