@@ -403,40 +403,98 @@ pub struct WasteGroup {
 
 impl Analysis {
     /// Waste grouped by removal, biggest first.
+    ///
+    /// A file's group is the highest directory above it that the hiding step removed for the same
+    /// reason (or the file itself). Files are taken in the order of their directory, so the files
+    /// of one directory ask about it once, and the tree is read in address order.
     pub fn waste_groups(&self) -> Vec<WasteGroup> {
-        use super::tree::ROOT;
-        let mut groups: hashbrown::HashMap<(u32, u16, u16, super::tree::Cause), WasteGroup> =
-            hashbrown::HashMap::new();
-        for (w, rule) in self.waste.iter().zip(&self.waste_rules) {
-            let mut root = w.node;
-            loop {
-                let p = self.tree.node(root).parent;
-                if p == ROOT || p == super::tree::NONE {
-                    break;
+        use super::tree::{Cause, NONE, NodeId, ROOT};
+        let tree = &self.tree;
+        // True when step `by` removed directory `p` for `cause` (so it belongs to the group of
+        // what it held).
+        let removed_with = |p: NodeId, by: u16, cause: Cause| {
+            matches!(tree.change_at(p, by),
+                Some((Some(before), after)) if before.is_present() && after.cause() == Some(cause))
+        };
+        // The highest directory of a removal that holds `p` (NONE when the step did not remove
+        // `p` itself). Answers for directories above a removed one are kept: every directory
+        // removed with the same parent asks the same question.
+        let mut tops: hashbrown::HashMap<(NodeId, u16, Cause), NodeId> = hashbrown::HashMap::new();
+        let mut chain: Vec<NodeId> = Vec::new();
+        let mut top_of = |p: NodeId, by: u16, cause: Cause| -> NodeId {
+            chain.clear();
+            let mut d = p;
+            let mut top = loop {
+                if d == ROOT || d == NONE {
+                    break NONE;
                 }
-                match self.tree.change_at(p, w.hidden_by) {
-                    Some((Some(before), after)) if before.is_present() && after.cause() == Some(w.cause) => {
-                        root = p
+                if let Some(&t) = tops.get(&(d, by, cause)) {
+                    break t;
+                }
+                if !removed_with(d, by, cause) {
+                    if d != p {
+                        tops.insert((d, by, cause), NONE);
                     }
-                    _ => break,
+                    break NONE;
                 }
+                chain.push(d);
+                d = tree.node(d).parent;
+            };
+            for &d in chain.iter().rev() {
+                if top == NONE {
+                    top = d;
+                }
+                tops.insert((d, by, cause), top);
             }
-            let g = groups
-                .entry((root, w.layer, w.hidden_by, w.cause))
-                .or_insert(WasteGroup {
-                    node: root,
-                    bytes: 0,
-                    files: 0,
-                    layer: w.layer,
-                    hidden_by: w.hidden_by,
-                    cause: w.cause,
-                    rule: *rule,
-                });
-            g.bytes += w.bytes;
-            g.files += 1;
-            g.rule = g.rule.or(*rule);
+            top
+        };
+        let mut by_dir: Vec<(NodeId, u16, Cause, u32)> = self
+            .waste
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (tree.node(w.node).parent, w.hidden_by, w.cause, i as u32))
+            .collect();
+        by_dir.sort_unstable();
+        // (group node, stored by, hidden by, cause, waste index) for every wasted file.
+        let mut members: Vec<(NodeId, u16, u16, Cause, u32)> = Vec::with_capacity(by_dir.len());
+        let mut last: Option<((NodeId, u16, Cause), NodeId)> = None;
+        for (p, by, cause, i) in by_dir {
+            let top = match last {
+                Some((key, top)) if key == (p, by, cause) => top,
+                _ => {
+                    let top = top_of(p, by, cause);
+                    last = Some(((p, by, cause), top));
+                    top
+                }
+            };
+            let w = &self.waste[i as usize];
+            let node = if top == NONE { w.node } else { top };
+            members.push((node, w.layer, by, cause, i));
         }
-        let mut out: Vec<WasteGroup> = groups.into_values().collect();
+        // One group per run of equal keys; within a run, files in waste order (the first rule
+        // found wins).
+        members.sort_unstable();
+        let mut out: Vec<WasteGroup> = Vec::new();
+        for (node, layer, hidden_by, cause, i) in members {
+            let w = &self.waste[i as usize];
+            let rule = self.waste_rules.get(i as usize).copied().flatten();
+            match out.last_mut() {
+                Some(g) if (g.node, g.layer, g.hidden_by, g.cause) == (node, layer, hidden_by, cause) => {
+                    g.bytes += w.bytes;
+                    g.files += 1;
+                    g.rule = g.rule.or(rule);
+                }
+                _ => out.push(WasteGroup {
+                    node,
+                    bytes: w.bytes,
+                    files: 1,
+                    layer,
+                    hidden_by,
+                    cause,
+                    rule,
+                }),
+            }
+        }
         out.sort_by(|a, b| {
             b.bytes
                 .cmp(&a.bytes)

@@ -371,3 +371,90 @@ fn empty_image_is_fully_efficient() {
     assert_eq!(a.totals.efficiency, 1.0);
     assert_eq!(a.totals.user_wasted_percent, 0.0);
 }
+
+/// `waste_groups` as first written: every wasted file climbs its own removed parents.
+fn waste_groups_one_by_one(a: &Analysis) -> Vec<super::analysis::WasteGroup> {
+    use super::tree::{NONE, ROOT};
+    let mut groups: Vec<super::analysis::WasteGroup> = Vec::new();
+    for (w, rule) in a.waste.iter().zip(&a.waste_rules) {
+        let mut root = w.node;
+        loop {
+            let p = a.tree.node(root).parent;
+            if p == ROOT || p == NONE {
+                break;
+            }
+            match a.tree.change_at(p, w.hidden_by) {
+                Some((Some(before), after)) if before.is_present() && after.cause() == Some(w.cause) => {
+                    root = p
+                }
+                _ => break,
+            }
+        }
+        let key = (root, w.layer, w.hidden_by, w.cause);
+        match groups
+            .iter_mut()
+            .find(|g| (g.node, g.layer, g.hidden_by, g.cause) == key)
+        {
+            Some(g) => {
+                g.bytes += w.bytes;
+                g.files += 1;
+                g.rule = g.rule.or(*rule);
+            }
+            None => groups.push(super::analysis::WasteGroup {
+                node: root,
+                bytes: w.bytes,
+                files: 1,
+                layer: w.layer,
+                hidden_by: w.hidden_by,
+                cause: w.cause,
+                rule: *rule,
+            }),
+        }
+    }
+    groups.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(a.node.cmp(&b.node))
+            .then(a.layer.cmp(&b.layer))
+    });
+    groups
+}
+
+#[test]
+fn waste_groups_share_the_climb_but_equal_one_by_one() {
+    // Nested deletions, the same directory removed by several steps and for different causes,
+    // a directory deleted and written again by one step, a cache deleted too late.
+    let a = analyse(vec![
+        l().file("a/b/c/x", 10)
+            .file("a/b/c/y", 20)
+            .file("a/b/z", 5)
+            .file("a/keep", 1)
+            .file("var/cache/apt/p.deb", 300)
+            .file("o/old", 4)
+            .file("f", 9)
+            .file("g/h/1", 1)
+            .file("g/h/2", 2)
+            .file("g/i/3", 4),
+        l().whiteout("a/b").whiteout("g").file("f", 8).file("a/b/c/x", 11),
+        l().whiteout("a")
+            .whiteout("var/cache/apt")
+            .opaque("o")
+            .file("o/new", 2),
+        l().file("a/b/c/x", 12).file("f", 7),
+        l().whiteout("a/b/c").whiteout("f").whiteout("o"),
+    ]);
+    let groups = a.waste_groups();
+    assert_eq!(groups, waste_groups_one_by_one(&a));
+    let files: u64 = groups.iter().map(|g| g.files).sum();
+    assert_eq!(files, a.waste.len() as u64);
+    // Deleting g/ in step 1 is one group of its three files, climbed from two directories.
+    let g = a.tree.lookup(b"g").unwrap();
+    assert!(
+        groups
+            .iter()
+            .any(|x| x.node == g && x.hidden_by == 1 && x.files == 3 && x.bytes == 7)
+    );
+    // a/b/c went twice: at step 4 alone (its only file then), at step 2 inside a/.
+    let abc = a.tree.lookup(b"a/b/c").unwrap();
+    assert!(groups.iter().any(|x| x.node == abc && x.hidden_by == 4));
+}

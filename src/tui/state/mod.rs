@@ -6,6 +6,7 @@ pub mod list;
 pub mod tree;
 
 use crate::index::Progress;
+use crate::model::analysis::WasteGroup;
 use crate::model::leftovers::RULES;
 use crate::model::tree::Cause;
 use crate::model::{Analysis, AnalysisBuilder, AnalysisOptions, ImageMeta, NodeId, Step};
@@ -107,10 +108,9 @@ impl Item {
     }
 }
 
-fn items(a: &Analysis) -> Vec<Item> {
-    let mut out: Vec<Item> = a
-        .waste_groups()
-        .into_iter()
+fn items(a: &Analysis, groups: &[WasteGroup]) -> Vec<Item> {
+    let mut out: Vec<Item> = groups
+        .iter()
         .map(|g| Item {
             bytes: g.bytes,
             node: g.node,
@@ -325,10 +325,21 @@ impl App {
 
     /// Shows a finished analysis.
     pub fn set_analysis(&mut self, a: Arc<Analysis>) {
-        self.marks = Marks::new(&a);
-        self.items = items(&a);
-        self.ci = self.options.ci.as_ref().map(|r| ci::evaluate(&a, r));
-        self.tree.init(&a);
+        let step = self.layers.selected.min(a.steps.len().saturating_sub(1)) as u16;
+        // The waste list and the marks on one thread, the tree's view on this one: neither reads
+        // what the other writes, and both are needed for the first frame.
+        let rules = self.options.ci.as_ref();
+        let tree = &mut self.tree;
+        let (marks, items, ci) = std::thread::scope(|s| {
+            let side = s.spawn(|| {
+                let groups = a.waste_groups();
+                let ci = rules.map(|r| ci::evaluate(&a, r));
+                (Marks::new(&a, &groups), items(&a, &groups), ci)
+            });
+            tree.init(&a, step);
+            side.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        });
+        (self.marks, self.items, self.ci) = (marks, items, ci);
         self.analysis = Some(a);
         let n = self.steps().len();
         self.layers.clamp(n, self.height(Pane::Layers));

@@ -15,6 +15,7 @@
 
 use super::list::ListState;
 use crate::model::Analysis;
+use crate::model::analysis::WasteGroup;
 use crate::model::tree::{Kind, NodeId, ROOT, Tree, Version};
 use crate::tui::keys::Action;
 use hashbrown::HashSet;
@@ -82,6 +83,28 @@ impl ViewData {
     /// One pass over the arena, children before parents. `reuse` lends the buffers of an old
     /// view (no fresh pages to fault in).
     pub fn compute(tree: &Tree, step: u16, reuse: Option<ViewData>) -> Self {
+        Self::walk(tree, step, reuse, None)
+    }
+
+    /// [`ViewData::compute`] and the [`ChangeIndex`] of `steps` steps in the same pass: both read
+    /// every node's versions, so they are read once.
+    pub fn compute_indexed(tree: &Tree, step: u16, steps: usize) -> (Self, ChangeIndex) {
+        let mut by_step: Vec<Vec<NodeId>> = vec![Vec::new(); steps];
+        let view = Self::walk(tree, step, None, Some(&mut by_step));
+        // The walk went from the last node down; the index lists nodes in id order.
+        for s in &mut by_step {
+            s.reverse();
+        }
+        (view, ChangeIndex { by_step })
+    }
+
+    /// The pass: with `by_step`, every version of every node is also listed under its step.
+    fn walk(
+        tree: &Tree,
+        step: u16,
+        reuse: Option<ViewData>,
+        mut by_step: Option<&mut Vec<Vec<NodeId>>>,
+    ) -> Self {
         let len = tree.len();
         let (mut flags, mut whole, mut changes, mut removed) = match reuse {
             Some(v) => (v.flags, v.whole, v.changes, v.removed),
@@ -95,7 +118,22 @@ impl ViewData {
         flags.resize(len, 0);
         for id in (1..len).rev() {
             let n = id as NodeId;
-            let st = node_state(tree, n, step);
+            let at = match by_step.as_deref_mut() {
+                None => tree.version_at(n, step),
+                Some(by_step) => {
+                    let mut at = None;
+                    for v in tree.history(n) {
+                        if let Some(s) = by_step.get_mut(usize::from(v.layer)) {
+                            s.push(n);
+                        }
+                        if at.is_none() && v.layer <= step {
+                            at = Some(v);
+                        }
+                    }
+                    at
+                }
+            };
+            let st = state_of(tree, at, step);
             let f = flags[id] | st.flags();
             flags[id] = f;
             let (w, c, r) = (
@@ -130,20 +168,30 @@ impl ViewData {
         while self.step != to {
             let from = self.step;
             let next = if to > from { from + 1 } else { from - 1 };
+            let forward = next > from;
             self.clear_step_marks(tree, index.at(from));
             // Paths whose state differs between the two steps: those the later one changed.
-            for &n in index.at(from.max(next)) {
-                let old = node_state(tree, n, from);
-                let new = node_state(tree, n, next);
+            // Going forward they are also the arrival step's changes: their states are kept.
+            let later = index.at(from.max(next));
+            let mut arrived = Vec::with_capacity(if forward { later.len() } else { 0 });
+            for &n in later {
+                let (lo, hi) = states_across(tree, n, from.min(next));
+                let (old, new) = if forward { (lo, hi) } else { (hi, lo) };
                 let f = &mut self.flags[n as usize];
                 *f = (*f & !(PRESENT | DIR)) | (new.flags() & (PRESENT | DIR));
                 if new.whole != old.whole {
                     self.add_up(tree, n, |v| &mut v.whole, new.whole.wrapping_sub(old.whole));
                 }
+                if forward {
+                    arrived.push(new);
+                }
             }
             self.step = next;
-            for &n in index.at(next) {
-                let st = node_state(tree, n, next);
+            for (i, &n) in index.at(next).iter().enumerate() {
+                let st = match arrived.get(i) {
+                    Some(st) => *st,
+                    None => node_state(tree, n, next),
+                };
                 let f = &mut self.flags[n as usize];
                 *f = (*f & !(STATUS_MASK | DIR)) | (st.flags() & (STATUS_MASK | DIR));
                 if st.change > 0 {
@@ -283,6 +331,23 @@ impl NodeState {
 }
 
 fn node_state(tree: &Tree, n: NodeId, step: u16) -> NodeState {
+    state_of(tree, tree.version_at(n, step), step)
+}
+
+/// [`node_state`] at steps `lo` and `lo + 1`, from one walk of the node's versions.
+fn states_across(tree: &Tree, n: NodeId, lo: u16) -> (NodeState, NodeState) {
+    let hi = lo + 1;
+    let at_hi = tree.version_at(n, hi);
+    // Versions go down the chain by step: below one made at `hi` comes the newest at `lo`.
+    let at_lo = match at_hi {
+        Some(v) if v.layer == hi => tree.previous(v),
+        other => other,
+    };
+    (state_of(tree, at_lo, lo), state_of(tree, at_hi, hi))
+}
+
+/// [`node_state`] from the node's newest version at or below the step.
+fn state_of(tree: &Tree, at: Option<&Version>, step: u16) -> NodeState {
     let mut st = NodeState {
         status: Status::Unmodified,
         kind: None,
@@ -290,7 +355,7 @@ fn node_state(tree: &Tree, n: NodeId, step: u16) -> NodeState {
         change: 0,
         removed: 0,
     };
-    match tree.version_at(n, step) {
+    match at {
         Some(after) if after.layer == step => {
             let before = tree.previous(after).filter(|b| b.is_present());
             match (before, after.is_present()) {
@@ -335,19 +400,6 @@ pub struct ChangeIndex {
 }
 
 impl ChangeIndex {
-    /// One walk over every node's versions.
-    pub fn new(tree: &Tree, steps: usize) -> Self {
-        let mut by_step: Vec<Vec<NodeId>> = vec![Vec::new(); steps];
-        for n in 1..tree.len() as NodeId {
-            for v in tree.history(n) {
-                if let Some(s) = by_step.get_mut(usize::from(v.layer)) {
-                    s.push(n);
-                }
-            }
-        }
-        ChangeIndex { by_step }
-    }
-
     pub fn at(&self, step: u16) -> &[NodeId] {
         self.by_step.get(usize::from(step)).map_or(&[], Vec::as_slice)
     }
@@ -386,9 +438,10 @@ pub struct Marks {
 }
 
 impl Marks {
-    pub fn new(a: &Analysis) -> Self {
+    /// `groups`: the analysis' [`Analysis::waste_groups`].
+    pub fn new(a: &Analysis, groups: &[WasteGroup]) -> Self {
         let mut waste: HashSet<(NodeId, u16)> = a.waste.iter().map(|w| (w.node, w.layer)).collect();
-        waste.extend(a.waste_groups().iter().map(|g| (g.node, g.layer)));
+        waste.extend(groups.iter().map(|g| (g.node, g.layer)));
         Marks {
             waste,
             leftover_roots: a.leftovers.iter().map(|l| l.node).collect(),
@@ -570,8 +623,9 @@ impl Flatten<'_> {
 }
 
 impl TreeState {
-    /// Sets the initial folding for an analysis: small trees open, big ones two levels deep.
-    pub fn init(&mut self, a: &Analysis) {
+    /// Sets the initial folding for an analysis (small trees open, big ones two levels deep) and
+    /// computes the view of `step` with the index that moves it.
+    pub fn init(&mut self, a: &Analysis, step: u16) {
         self.fold.depth = if a.tree.len() <= OPEN_ALL_PATHS {
             usize::MAX
         } else {
@@ -579,8 +633,9 @@ impl TreeState {
         };
         self.fold.toggled.clear();
         self.fold_generation += 1;
-        self.index = ChangeIndex::new(&a.tree, a.steps.len());
-        self.view = None;
+        let (view, index) = ViewData::compute_indexed(&a.tree, step, a.steps.len());
+        self.index = index;
+        self.view = Some(view);
         self.built = None;
     }
 
@@ -1027,10 +1082,37 @@ mod tests {
         assert_eq!(a.removed, b.removed, "removed at step {}", a.step);
     }
 
+    /// The change index as first written: one walk over every node's versions, in id order.
+    fn index_one_by_one(tree: &Tree, steps: usize) -> Vec<Vec<NodeId>> {
+        let mut by_step: Vec<Vec<NodeId>> = vec![Vec::new(); steps];
+        for n in 1..tree.len() as NodeId {
+            for v in tree.history(n) {
+                if let Some(s) = by_step.get_mut(usize::from(v.layer)) {
+                    s.push(n);
+                }
+            }
+        }
+        by_step
+    }
+
+    #[test]
+    fn the_indexed_pass_equals_the_view_and_the_index_apart() {
+        let a = sample();
+        let steps = a.steps.len();
+        for step in 0..steps as u16 {
+            let (v, index) = ViewData::compute_indexed(&a.tree, step, steps);
+            same(&v, &ViewData::compute(&a.tree, step, None));
+            assert_eq!(index.by_step, index_one_by_one(&a.tree, steps));
+        }
+        // Fewer steps than versions name: the extra ones are left out, as before.
+        let (_, short) = ViewData::compute_indexed(&a.tree, 0, 2);
+        assert_eq!(short.by_step, index_one_by_one(&a.tree, 2));
+    }
+
     #[test]
     fn moving_a_view_equals_computing_it() {
         let a = sample();
-        let index = ChangeIndex::new(&a.tree, a.steps.len());
+        let (_, index) = ViewData::compute_indexed(&a.tree, 0, a.steps.len());
         let n = a.steps.len() as u16;
         let mut v = ViewData::compute(&a.tree, 0, None);
         // Every ordered pair of steps, including far jumps both ways.
