@@ -64,6 +64,21 @@ pub struct Measured {
     pub numbers: (u64, u64, u64, u64),
     /// Seconds the load took, when this run loaded the image.
     pub loaded: Option<f64>,
+    /// dsize ÷ export of each round (the export's staging time varies from round to round;
+    /// pairs measured back to back share the machine's load).
+    pub ratios: Vec<f64>,
+}
+
+impl Measured {
+    fn median_ratio(&self) -> f64 {
+        let mut r = self.ratios.clone();
+        r.sort_by(f64::total_cmp);
+        match r.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => r[n / 2],
+            n => (r[n / 2 - 1] + r[n / 2]) / 2.0,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------- HTTP
@@ -397,8 +412,15 @@ fn rounds(opts: &Opts, d: &Daemon, tag: &str, log: &mut dyn Write) -> io::Result
     let dsize = opts.dsize.display().to_string();
     let (mut exports, mut runs) = (Vec::new(), Vec::new());
     for i in 0..opts.runs.max(1) {
-        let e = export(d, tag)?;
-        let r = run::timed(&dsize, &[&source, "--ci"], &opts.data, &[], None)?;
+        // The order alternates, so neither side always follows the other's clean-up.
+        let dsize_run = || run::timed(&dsize, &[&source, "--ci"], &opts.data, &[], None);
+        let (e, r) = if i % 2 == 0 {
+            let e = export(d, tag)?;
+            (e, dsize_run()?)
+        } else {
+            let r = dsize_run()?;
+            (export(d, tag)?, r)
+        };
         writeln!(
             log,
             "  round {}: export {:.2} s (first byte {:.2} s), dsize {:.2} s",
@@ -413,6 +435,7 @@ fn rounds(opts: &Opts, d: &Daemon, tag: &str, log: &mut dyn Write) -> io::Result
         exports.push(e);
         runs.push(r);
     }
+    let ratios = runs.iter().zip(&exports).map(|(r, e)| r.wall / e.wall).collect();
     let export = exports
         .into_iter()
         .min_by(|a, b| a.wall.total_cmp(&b.wall))
@@ -422,6 +445,7 @@ fn rounds(opts: &Opts, d: &Daemon, tag: &str, log: &mut dyn Write) -> io::Result
         dsize: run::best(runs),
         numbers,
         loaded: None,
+        ratios,
     })
 }
 
@@ -432,15 +456,15 @@ pub fn table(daemon: &Result<Daemon, String>, rows: &[DaemonRow]) -> String {
         Err(why) => format!("\nThrough the Docker Engine API: skipped, {why}.\n\n"),
     };
     s.push_str(
-        "| image | paths | export bytes | export: first byte | export: all | dsize docker: wall (CPU) | dsize RSS (budget) | dsize − export | dsize ÷ export |\n",
+        "| image | paths | export bytes | export: first byte | export: all | dsize docker: wall (CPU) | dsize RSS (budget) | dsize − export | dsize ÷ export | per round: median (range) |\n",
     );
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in rows {
         let m = match &r.outcome {
             Ok(m) => m,
             Err(why) => {
                 s.push_str(&format!(
-                    "| {} | {} | {why} | – | – | – | – | – | – |\n",
+                    "| {} | {} | {why} | – | – | – | – | – | – | – |\n",
                     r.image, r.paths
                 ));
                 continue;
@@ -453,7 +477,7 @@ pub fn table(daemon: &Result<Daemon, String>, rows: &[DaemonRow]) -> String {
             format!("{:.0} MB ({:.0} MB {ok})", b / 1e6, run::budget(r.paths) / 1e6)
         });
         s.push_str(&format!(
-            "| {} | {} | {:.0} MB | {:.2} s | {:.2} s | {:.2} s{} | {} | {:+.2} s | {:.2}× |\n",
+            "| {} | {} | {:.0} MB | {:.2} s | {:.2} s | {:.2} s{} | {} | {:+.2} s | {:.2}× | {:.2}× ({:.2}–{:.2}) |\n",
             r.image,
             r.paths,
             e.bytes as f64 / 1e6,
@@ -463,7 +487,10 @@ pub fn table(daemon: &Result<Daemon, String>, rows: &[DaemonRow]) -> String {
             d.cpu.map_or(String::new(), |c| format!(" ({c:.2})")),
             rss,
             d.wall - e.wall,
-            d.wall / e.wall
+            d.wall / e.wall,
+            m.median_ratio(),
+            m.ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            m.ratios.iter().copied().fold(0.0, f64::max)
         ));
     }
     for r in rows {
