@@ -2,6 +2,7 @@
 //! uses to keep the benchmark compiling and honest (it checks dsize's totals against the
 //! generator's).
 
+use crate::daemon::{self, DaemonRow};
 use crate::images::{self, Facts};
 use crate::run::{self, Opts, Row};
 use std::io::{self, Write};
@@ -82,13 +83,66 @@ pub fn bench(opts: &Opts, log: &mut dyn Write) -> io::Result<String> {
 /// dsize's totals must be the generator's (stored bytes and paths are known exactly).
 fn check(f: &Facts, row: &Row) -> io::Result<()> {
     let (stored, visible, wasted) = row.numbers;
-    if stored != f.stored_bytes || row.paths != f.paths || stored != visible + wasted {
+    exact(f, &row.image, (row.paths, stored, visible, wasted))
+}
+
+/// `(paths, stored, visible, wasted)` as dsize reported them, against the generator's facts.
+fn exact(f: &Facts, what: &str, (paths, stored, visible, wasted): (u64, u64, u64, u64)) -> io::Result<()> {
+    if stored != f.stored_bytes || paths != f.paths || stored != visible + wasted {
         return Err(io::Error::other(format!(
-            "{}: dsize says stored {stored}, {} paths; the generator wrote {} bytes, {} paths",
-            row.image, row.paths, f.stored_bytes, f.paths
+            "{what}: dsize says stored {stored}, {paths} paths; the generator wrote {} bytes, {} paths",
+            f.stored_bytes, f.paths
         )));
     }
     Ok(())
+}
+
+/// Measures the `docker save` archive of each image through the Docker daemon (export alone,
+/// then `dsize docker:TAG`); every row says skipped, and why, when no daemon answers.
+fn daemon_rows(opts: &Opts, names: &[&str], log: &mut dyn Write) -> io::Result<String> {
+    let found = daemon::find();
+    match &found {
+        Ok(d) => writeln!(log, "daemon: {}", d.about)?,
+        Err(why) => writeln!(log, "daemon: skipped, {why}")?,
+    }
+    let mut rows = Vec::new();
+    for name in names {
+        let f = facts(&opts.data, name)?;
+        let Some(file) = f
+            .files
+            .iter()
+            .find(|x| x.ends_with(images::Format::DockerSave.suffix()))
+        else {
+            continue;
+        };
+        let row = match &found {
+            Ok(d) => daemon::measure(opts, d, &f, file, opts.keep_loaded, log)?,
+            Err(_) => DaemonRow {
+                image: f.name.clone(),
+                tag: String::new(),
+                paths: f.paths,
+                outcome: Err("skipped: no daemon".into()),
+            },
+        };
+        if let Ok(m) = &row.outcome {
+            exact(&f, &format!("{} through the daemon", row.tag), m.numbers)?;
+        }
+        rows.push(row);
+        run::settle();
+    }
+    Ok(daemon::table(&found, &rows))
+}
+
+/// The `daemon` command: the Engine API path of the chosen images (all when none are chosen).
+pub fn bench_daemon(opts: &Opts, log: &mut dyn Write) -> io::Result<String> {
+    let before = run::machine();
+    let names: Vec<&str> = images::catalogue(1.0)
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| wanted(opts, n))
+        .collect();
+    let table = daemon_rows(opts, &names, log)?;
+    Ok(format!("Before: {before}\nAfter:  {}\n\n{table}", run::machine()))
 }
 
 /// Keeps the last run's numbers in `DATA/last-numbers.json` and says loudly when they change.
@@ -112,7 +166,9 @@ fn compare_with_last(opts: &Opts, rows: &[Row], log: &mut dyn Write) -> io::Resu
 }
 
 /// Generates tiny versions of every image in a temporary directory, measures them once (no
-/// dive) and checks dsize's totals against the generator's. Takes seconds.
+/// dive) and checks dsize's totals against the generator's; reads the tiny realistic image
+/// through the Docker daemon too when one answers (the row says skipped when none does). Takes
+/// seconds.
 pub fn smoke(dsize: &Path) -> io::Result<String> {
     let dir = std::env::temp_dir().join(format!("dsize-bench-smoke-{}", std::process::id()));
     let opts = Opts {
@@ -121,6 +177,7 @@ pub fn smoke(dsize: &Path) -> io::Result<String> {
         runs: 1,
         dive_limit: None,
         only: Vec::new(),
+        keep_loaded: false,
     };
     let mut log = io::sink();
     let result = generate(&opts, 0.002, false, &mut log).and_then(|_| {
@@ -137,7 +194,8 @@ pub fn smoke(dsize: &Path) -> io::Result<String> {
                 tui.push(run::tui(&opts, &f, file)?);
             }
         }
-        Ok(run::table(&rows) + &run::tui_table(&tui))
+        let daemon = daemon_rows(&opts, &["realistic-700m"], &mut log)?;
+        Ok(run::table(&rows) + &run::tui_table(&tui) + &daemon)
     });
     let _ = std::fs::remove_dir_all(&dir);
     result

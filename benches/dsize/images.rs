@@ -90,6 +90,8 @@ impl Step {
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub name: &'static str,
+    /// The tag the archives carry (`docker load` gives the image this tag).
+    pub tag: String,
     pub about: &'static str,
     pub seed: u64,
     pub steps: Vec<Step>,
@@ -159,6 +161,7 @@ pub fn catalogue(scale: f64) -> Vec<Spec> {
         });
     }
     out.push(Spec {
+        tag: String::new(),
         name: "files-400k",
         about: "400k+ files, 42 layers, overwrites, whiteouts, deleted and opaque directories",
         seed: 0x400,
@@ -179,6 +182,7 @@ pub fn catalogue(scale: f64) -> Vec<Spec> {
         })
         .collect();
     out.push(Spec {
+        tag: String::new(),
         name: "paths-1m",
         about: "1M paths (small files), 12 layers",
         seed: 0x1000,
@@ -203,6 +207,7 @@ pub fn catalogue(scale: f64) -> Vec<Spec> {
         })
         .collect();
     out.push(Spec {
+        tag: String::new(),
         name: "deletes-100k",
         about: "100k files, 20 layers, deletion-heavy (files, directories, opaque directories)",
         seed: 0x100,
@@ -281,6 +286,7 @@ pub fn catalogue(scale: f64) -> Vec<Spec> {
         },
     ];
     out.push(Spec {
+        tag: String::new(),
         name: "realistic-700m",
         about: "~700 MB, 24k files, few deletions (base, apt, pip, app)",
         seed: 0x700,
@@ -292,6 +298,16 @@ pub fn catalogue(scale: f64) -> Vec<Spec> {
             "CMD [\"gunicorn\", \"app.wsgi\"]",
         ],
     });
+    // Full-size images are `bench/NAME:latest`. Tiny ones get a tag of their own process, so that
+    // a smoke run never retags a full-size image loaded in the same daemon, and two smoke runs
+    // sharing a daemon never remove each other's image.
+    for s in &mut out {
+        s.tag = if scale >= 1.0 {
+            format!("bench/{}:latest", s.name)
+        } else {
+            format!("bench/{}:smoke-{}", s.name, std::process::id())
+        };
+    }
     out
 }
 
@@ -658,7 +674,7 @@ pub fn build(spec: &Spec) -> (Image, Facts) {
         layers: spec.steps.len(),
         ..Facts::default()
     };
-    let mut img = testkit::image().repo_tag(&format!("bench/{}:latest", spec.name));
+    let mut img = testkit::image().repo_tag(&spec.tag);
     for (i, s) in spec.steps.iter().enumerate() {
         let layer = sim.layer(i as u16, s, &mut facts);
         img = img.step(&s.created_by, layer);

@@ -5,10 +5,16 @@
 //! ```text
 //! cargo bench --bench dsize -- gen   [--data DIR] [--only NAME,…]
 //! cargo bench --bench dsize -- run   [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive]
+//! cargo bench --bench dsize -- daemon [--data DIR] [--only NAME,…] [--runs N] [--keep-loaded]
 //! cargo bench --bench dsize -- smoke            # tiny images in a temp dir, a few seconds
 //! ```
+//! `daemon` loads each image's `docker save` archive into the Docker daemon (unless its tag is
+//! already that image), then times the daemon's export alone and `dsize docker:TAG`, side by side
+//! (see `daemon.rs`); it removes what it loaded unless `--keep-loaded`. Without a daemon its rows
+//! say skipped.
 //! `cargo bench` builds dsize with the release profile; the bench runs that binary.
 
+mod daemon;
 mod driver;
 mod images;
 mod run;
@@ -18,7 +24,12 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cargo bench --bench dsize -- (gen|run|all|smoke) [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive]\n\
+        "usage: cargo bench --bench dsize -- (gen|run|all|daemon|smoke) [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive] [--keep-loaded]\n\
+         gen: write the images; run: dsize, the floor and dive on each archive; all: gen (missing only) then run;\n\
+         daemon: each image's docker save archive through the Docker daemon: load it (unless loaded), time the\n\
+         \x20 export alone (GET /images/TAG/get, first byte and all) and `dsize docker:TAG --ci` side by side, remove\n\
+         \x20 what was loaded (unless --keep-loaded); the vfs storage driver copies every layer, so pick images with --only;\n\
+         smoke: tiny images in a temp dir (the daemon row says skipped when no daemon answers)\n\
          images: {}",
         images::catalogue(1.0)
             .iter()
@@ -41,6 +52,7 @@ fn main() -> ExitCode {
     let mut only = Vec::new();
     let mut runs = 3;
     let mut dive_limit = Some(600.0);
+    let mut keep_loaded = false;
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().unwrap_or_default();
@@ -50,6 +62,7 @@ fn main() -> ExitCode {
             "--runs" => runs = value().parse().unwrap_or(3),
             "--dive-limit" => dive_limit = value().parse().ok(),
             "--no-dive" => dive_limit = None,
+            "--keep-loaded" => keep_loaded = true,
             _ => return usage(),
         }
     }
@@ -59,6 +72,7 @@ fn main() -> ExitCode {
         runs,
         dive_limit,
         only,
+        keep_loaded,
     };
     let result = match cmd.as_str() {
         "gen" => driver::generate(&opts, 1.0, false, &mut std::io::stderr()).map(drop),
@@ -66,6 +80,7 @@ fn main() -> ExitCode {
         "all" => driver::generate(&opts, 1.0, true, &mut std::io::stderr())
             .and_then(|_| driver::bench(&opts, &mut std::io::stderr()))
             .map(|t| print!("{t}")),
+        "daemon" => driver::bench_daemon(&opts, &mut std::io::stderr()).map(|t| print!("{t}")),
         "smoke" => driver::smoke(&opts.dsize).map(|t| print!("{t}")),
         _ => return usage(),
     };

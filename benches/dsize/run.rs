@@ -5,6 +5,7 @@
 
 use crate::images::Facts;
 use dsize::index::{Compression, Magic, SNIFF_LEN, sniff};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ pub struct Opts {
     /// dive's time limit; `None` skips dive.
     pub dive_limit: Option<f64>,
     pub only: Vec<String>,
+    /// `daemon`: leave the images the bench loaded in the daemon.
+    pub keep_loaded: bool,
 }
 
 /// One layer blob inside an archive file.
@@ -272,7 +275,7 @@ fn lib_floor(path: &Path, blobs: &[Blob]) -> io::Result<(f64, u64)> {
     Ok((t.elapsed().as_secs_f64(), total))
 }
 
-fn best(runs: Vec<Run>) -> Run {
+pub fn best(runs: Vec<Run>) -> Run {
     let mut it = runs.into_iter();
     let first = it.next().expect("at least one run");
     it.fold(first, |a, b| {
@@ -287,8 +290,9 @@ fn best(runs: Vec<Run>) -> Run {
     })
 }
 
-/// dsize's own numbers for the exactness check: (paths, stored, visible, wasted).
-fn numbers(opts: &Opts, image: &Path) -> io::Result<(u64, u64, u64, u64)> {
+/// dsize's own numbers for the exactness check: (paths, stored, visible, wasted). `image` is
+/// what dsize is given: an archive path or `docker:TAG`.
+pub fn numbers(opts: &Opts, image: &OsStr) -> io::Result<(u64, u64, u64, u64)> {
     let json = std::env::temp_dir().join(format!("dsize-bench-{}.json", std::process::id()));
     let status = Command::new(&opts.dsize)
         .arg(image)
@@ -316,7 +320,7 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
         Some(Compression::Zstd) => "zstd",
         _ => "tar",
     };
-    let (paths, stored, visible, wasted) = numbers(opts, &image)?;
+    let (paths, stored, visible, wasted) = numbers(opts, image.as_os_str())?;
     writeln!(log, "  {file}: {} layers, {paths} paths", blobs.len())?;
     let img = image.display().to_string();
     let dsize = opts.dsize.display().to_string();

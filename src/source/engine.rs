@@ -5,10 +5,11 @@
 //! 2. Inspect the image and read its history (bounded wait): the layer list and the steps are
 //!    known, and announced to the sink, before the export starts.
 //! 3. `GET /images/{name}/get`: the export stream goes through [`archive::read_stream_announced`],
-//!    the one archive parser. A tokio runtime on a helper thread pushes the body's chunks into a
-//!    bounded channel; the calling thread reads them as a `Read`. The archive is read once, never
-//!    written to disk, and memory stays bounded. The export has no client timeout: a daemon on
-//!    the classic store sends nothing until it has staged the whole image.
+//!    the one archive parser, which reads the body as a `Read` on the calling thread (each read
+//!    runs the runtime until the next chunk is there) and indexes every layer on worker threads
+//!    as its bytes pass. The archive is read once, never written to disk, and memory stays
+//!    bounded. The export has no client timeout: a daemon on the classic store sends nothing
+//!    until it has staged the whole image.
 //!
 //! Every failure is one line naming the endpoint and what to do. Nothing is ever pulled.
 
@@ -19,13 +20,12 @@ use crate::model::{HistoryEntry, ImageMeta, LayerMeta};
 use bollard::models::{ImageHistoryResponseItem, ImageInspect, SystemVersion};
 use bollard::{API_DEFAULT_VERSION, Docker};
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use std::future::Future;
 use std::io::{self, Read};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How long a daemon may take to answer a small API call (version, inspect, history).
 pub const API_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,8 +34,6 @@ pub const API_TIMEOUT_ENV: &str = "DSIZE_API_TIMEOUT";
 /// The export's client timeout: none in practice (bollard's default of 2 minutes would cut off
 /// a large image the daemon is still staging).
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
-/// Export chunks in flight between the runtime thread and the parser.
-const CHANNEL_DEPTH: usize = 64;
 /// The first API version whose export takes `platform`.
 const PLATFORM_EXPORT_API: (u32, u32) = (1, 48);
 
@@ -107,34 +105,27 @@ pub fn read(
     }
     .with_timeout(EXPORT_TIMEOUT);
     let ctx = format!("{name} (export from {})", daemon.endpoint.address);
-    let stream = docker.export_image(&reference);
-    let pumped = Pumped::default();
-    let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-    let result = std::thread::scope(|s| {
-        let (rt, pumped) = (&rt, &pumped);
-        let pump = s.spawn(move || rt.block_on(pump(stream, tx, pumped, &progress.cancel)));
-        let mut input = Bridge {
-            rx,
-            cur: Bytes::new(),
-        };
-        let r = archive::read_stream_announced(&ctx, &mut input, opts, progress, sink, Some(&announced));
-        drop(input); // closes the channel: the pump stops at once
-        let _ = pump.join();
-        r
-    });
+    let mut input = Bridge {
+        rt: &rt,
+        stream: Box::pin(docker.export_image(&reference)),
+        cur: Bytes::new(),
+        ended: false,
+        received: 0,
+        failure: None,
+        cancel: &progress.cancel,
+    };
+    let result = archive::read_stream_announced(&ctx, &mut input, opts, progress, sink, Some(&announced));
     if progress.cancel.load(Ordering::Relaxed) {
         return Err(Error::cancelled());
     }
-    let failure = pumped.failure.lock().ok().and_then(|mut f| f.take());
-    match (result, failure) {
+    match (result, input.failure) {
         (Err(_), Some(f)) => {
-            let received = pumped.received.load(Ordering::Relaxed);
-            let after = if received == 0 {
+            let after = if input.received == 0 {
                 String::new()
             } else {
                 format!(
                     "after {} of ",
-                    humansize::format_size(received, humansize::DECIMAL)
+                    humansize::format_size(input.received, humansize::DECIMAL)
                 )
             };
             Err(Error::new(
@@ -554,72 +545,81 @@ fn percent_encode(s: &str) -> String {
 
 // -------------------------------------------------------------------------------- the export
 
-/// What the runtime thread saw of the export.
-#[derive(Default)]
-struct Pumped {
-    received: AtomicU64,
+type Export<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, bollard::errors::Error>> + 'a>>;
+
+/// The parser's side of the export: a blocking `Read` that runs the runtime until the next chunk
+/// of the body is there. The connection's task runs inside that wait, on the parser's thread, so
+/// the bytes go from the socket to the parser without a hand-off between threads per chunk (a
+/// wake-up per 32 KiB chunk cost more CPU than reading it, and that CPU is the daemon's on a
+/// busy machine). The kernel's socket buffer holds what arrives while the parser works.
+struct Bridge<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    stream: Export<'a>,
+    cur: Bytes,
+    ended: bool,
+    received: u64,
     /// Why the daemon's stream failed, when it did (it explains the parser's error better).
-    failure: Mutex<Option<String>>,
+    failure: Option<String>,
+    cancel: &'a AtomicBool,
 }
 
-/// Moves the export's chunks into the channel until the body ends, the parser hangs up, the
-/// stream fails, or the user cancels.
-async fn pump(
-    stream: impl Stream<Item = Result<Bytes, bollard::errors::Error>>,
-    tx: mpsc::Sender<Bytes>,
-    pumped: &Pumped,
-    cancel: &AtomicBool,
-) {
-    let mut stream = std::pin::pin!(stream);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        let item = tokio::select! {
-            item = stream.next() => item,
-            () = tx.closed() => return,
-            _ = tick.tick() => {
-                if cancel.load(Ordering::Relaxed) {
-                    return;
-                }
-                continue;
+impl Bridge<'_> {
+    /// The next chunk; `None` at the end, on a failure (kept in `failure`) or when cancelled.
+    fn next_chunk(&mut self) -> Option<Bytes> {
+        // A chunk the connection already delivered is taken without running the runtime (inside
+        // its context: the stream may set timers).
+        let ready = {
+            let _context = self.rt.enter();
+            self.stream.next().now_or_never()
+        };
+        let item = match ready {
+            Some(item) => item,
+            None => {
+                let (stream, cancel) = (&mut self.stream, self.cancel);
+                self.rt.block_on(async {
+                    // Waiting (a classic-store daemon stages the whole image first): look at
+                    // the cancel flag now and then.
+                    loop {
+                        if let Ok(item) =
+                            tokio::time::timeout(Duration::from_millis(100), stream.next()).await
+                        {
+                            return item;
+                        }
+                        if cancel.load(Ordering::Relaxed) {
+                            return None;
+                        }
+                    }
+                })
             }
         };
-        match item {
-            None => return,
-            Some(Ok(chunk)) => {
-                pumped.received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                if tx.send(chunk).await.is_err() {
-                    return;
-                }
+        match item? {
+            Ok(chunk) => {
+                self.received += chunk.len() as u64;
+                Some(chunk)
             }
-            Some(Err(e)) => {
-                let why = match classify(&e) {
+            Err(e) => {
+                self.failure = Some(match classify(&e) {
                     Failure::Broken(why) if why.starts_with("HTTP ") => {
                         format!("the daemon refused the export: {why}")
                     }
                     Failure::Stalled => "the export timed out".into(),
                     _ => format!("the daemon closed the export stream mid-way: {}", chain(&e)),
-                };
-                if let Ok(mut f) = pumped.failure.lock() {
-                    *f = Some(why);
-                }
-                return;
+                });
+                None
             }
         }
     }
 }
 
-/// The parser's side of the channel: a blocking `Read` over the chunks.
-struct Bridge {
-    rx: mpsc::Receiver<Bytes>,
-    cur: Bytes,
-}
-
-impl Read for Bridge {
+impl Read for Bridge<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
+            if self.ended || self.cancel.load(Ordering::Relaxed) {
+                return Ok(0);
+            }
+            match self.next_chunk() {
                 Some(c) => self.cur = c,
-                None => return Ok(0),
+                None => self.ended = true,
             }
         }
         let n = buf.len().min(self.cur.len());
