@@ -14,12 +14,12 @@
 //! It must not draw, and it never changes the model.
 
 use super::list::ListState;
+use super::paths::PathRegex;
 use crate::model::Analysis;
 use crate::model::analysis::WasteGroup;
 use crate::model::tree::{Kind, NodeId, ROOT, Tree, Version};
 use crate::tui::keys::Action;
 use hashbrown::HashSet;
-use regex::bytes::{Regex, RegexBuilder};
 
 /// What the tree shows for the selected layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,7 +484,7 @@ pub struct Filter {
     pub typing: bool,
     /// Why the text is not a valid regex.
     pub error: Option<String>,
-    regex: Option<Regex>,
+    regex: Option<PathRegex>,
     /// Paths matching `regex`, when one is applied.
     matches: Option<Bits>,
     /// The text is newer than the matches.
@@ -903,11 +903,7 @@ impl TreeState {
         }
         // Smart case, as in ripgrep: case-insensitive unless the text has a capital.
         let insensitive = !self.filter.text.chars().any(char::is_uppercase);
-        match RegexBuilder::new(&self.filter.text)
-            .case_insensitive(insensitive)
-            .size_limit(1 << 22)
-            .build()
-        {
+        match PathRegex::new(&self.filter.text, insensitive) {
             Ok(re) => {
                 self.filter.error = None;
                 self.filter.regex = Some(re);
@@ -932,7 +928,7 @@ impl TreeState {
 
     fn apply_filter(&mut self, tree: &Tree) {
         self.filter.pending = false;
-        self.filter.matches = self.filter.regex.as_ref().map(|re| match_paths(tree, re));
+        self.filter.matches = self.filter.regex.as_ref().map(|re| re.matches(tree));
         self.filter.generation += 1;
         self.filter.fold = Folding {
             depth: usize::MAX,
@@ -987,24 +983,6 @@ impl TreeState {
             None => false,
         }
     }
-}
-
-/// Every node whose full path (`/a/b`) the regex matches.
-fn match_paths(tree: &Tree, re: &Regex) -> Bits {
-    let mut bits = Bits::new(tree.len());
-    let mut path: Vec<u8> = Vec::with_capacity(256);
-    let mut stack: Vec<(NodeId, usize)> = tree.children(ROOT).map(|c| (c, 0)).collect();
-    while let Some((n, parent_len)) = stack.pop() {
-        path.truncate(parent_len);
-        path.push(b'/');
-        path.extend_from_slice(tree.name(n));
-        if re.is_match(&path) {
-            bits.set(n as usize);
-        }
-        let here = path.len();
-        stack.extend(tree.children(n).map(|c| (c, here)));
-    }
-    bits
 }
 
 #[cfg(test)]
