@@ -136,6 +136,9 @@ fn items(a: &Analysis, groups: &[WasteGroup]) -> Vec<Item> {
     out
 }
 
+/// From this many paths on, a new analysis is prepared on two threads.
+const PARALLEL_PATHS: usize = 50_000;
+
 /// What the browser was started with.
 #[derive(Debug, Clone, Default)]
 pub struct AppOptions {
@@ -328,18 +331,25 @@ impl App {
     pub fn set_analysis(&mut self, a: Arc<Analysis>) {
         let step = self.layers.selected.min(a.steps.len().saturating_sub(1)) as u16;
         // The waste list and the marks on one thread, the tree's view on this one: neither reads
-        // what the other writes, and both are needed for the first frame.
+        // what the other writes, and both are needed for the first frame. Small images do both
+        // here (a thread would cost more than it saves).
         let rules = self.options.ci.as_ref();
+        let waste_side = || {
+            let groups = a.waste_groups();
+            let ci = rules.map(|r| ci::evaluate(&a, r));
+            (Marks::new(&a, &groups), items(&a, &groups), ci)
+        };
         let tree = &mut self.tree;
-        let (marks, items, ci) = std::thread::scope(|s| {
-            let side = s.spawn(|| {
-                let groups = a.waste_groups();
-                let ci = rules.map(|r| ci::evaluate(&a, r));
-                (Marks::new(&a, &groups), items(&a, &groups), ci)
-            });
+        let (marks, items, ci) = if a.tree.len() < PARALLEL_PATHS {
             tree.init(&a, step);
-            side.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-        });
+            waste_side()
+        } else {
+            std::thread::scope(|s| {
+                let side = s.spawn(waste_side);
+                tree.init(&a, step);
+                side.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+        };
         (self.marks, self.items, self.ci) = (marks, items, ci);
         self.analysis = Some(a);
         let n = self.steps().len();
