@@ -241,11 +241,13 @@ fn archive_image(path: &Path) -> io::Result<(String, String)> {
     )))
 }
 
-/// Bytes the daemon's store needs for an image whose layers hold `layer_bytes`, bottom to top:
-/// the vfs driver keeps a full copy of the file system for every layer; other drivers about the
-/// layers once.
-fn store_estimate(driver: &str, layer_bytes: &[u64]) -> u64 {
-    if driver == "vfs" {
+/// Bytes the daemon's disk needs for an image whose layers hold `layer_bytes`, bottom to top:
+/// the vfs driver keeps a full copy of the file system for every layer, other drivers about the
+/// layers once; and the archive's size once more, for the copy the daemon stages while it loads
+/// (and, on the classic store, while it exports).
+fn disk_estimate(driver: &str, layer_bytes: &[u64]) -> u64 {
+    let once: u64 = layer_bytes.iter().sum();
+    let store = if driver == "vfs" {
         let mut below = 0;
         layer_bytes
             .iter()
@@ -255,8 +257,9 @@ fn store_estimate(driver: &str, layer_bytes: &[u64]) -> u64 {
             })
             .sum()
     } else {
-        layer_bytes.iter().sum()
-    }
+        once
+    };
+    store + once
 }
 
 /// Free bytes on the file system that holds `dir` (`None` when it is not here, e.g. a remote
@@ -288,7 +291,7 @@ fn ensure_loaded(
     if have.as_ref().and_then(|v| v["Id"].as_str()) == Some(id) {
         return Ok(None);
     }
-    let need = store_estimate(&d.driver, layer_bytes);
+    let need = disk_estimate(&d.driver, layer_bytes);
     if let Some(free) = free_bytes(&d.root)
         && free < need + DISK_MARGIN
     {
