@@ -268,18 +268,7 @@ impl<I: Input> Walker<I> {
     /// returns the digest of every byte.
     pub fn finish(mut self) -> Result<(u64, Option<[u8; 32]>), IndexError> {
         if self.hash.is_some() {
-            loop {
-                let buf = self.input.fill_buf().map_err(|e| error(e, self.pos))?;
-                if buf.is_empty() {
-                    break;
-                }
-                let n = buf.len();
-                if let Some(h) = &mut self.hash {
-                    h.update(buf);
-                }
-                self.input.consume(n);
-                self.pos += n as u64;
-            }
+            self.hash_through(u64::MAX, false)?;
         }
         Ok((self.pos, self.hash.map(|h| h.finalize().into())))
     }
@@ -345,19 +334,8 @@ impl<I: Input> Walker<I> {
         }
         let end = self.pos.saturating_add(n);
         if self.hash.is_some() {
-            let mut left = n;
-            while left > 0 {
-                let buf = self.input.fill_buf().map_err(|e| error(e, self.pos))?;
-                if buf.is_empty() {
-                    return Err(error(super::guard::truncated(), self.pos));
-                }
-                let k = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                if let Some(h) = &mut self.hash {
-                    h.update(&buf[..k]);
-                }
-                self.input.consume(k);
-                left -= k as u64;
-                self.advance(k as u64)?;
+            if self.hash_through(n, true)? < n {
+                return Err(error(super::guard::truncated(), self.pos));
             }
             return Ok(());
         }
@@ -368,6 +346,30 @@ impl<I: Input> Walker<I> {
         }
         self.input.skip(n).map_err(|e| error(e, self.pos))?;
         self.advance(n)
+    }
+
+    /// Reads up to `n` bytes through the hash (stopping at the end of the input) and returns how
+    /// many it passed; `limited` checks the byte limit chunk by chunk.
+    fn hash_through(&mut self, n: u64, limited: bool) -> Result<u64, IndexError> {
+        let mut passed = 0;
+        while passed < n {
+            let buf = self.input.fill_buf().map_err(|e| error(e, self.pos))?;
+            if buf.is_empty() {
+                break;
+            }
+            let k = buf.len().min(usize::try_from(n - passed).unwrap_or(usize::MAX));
+            if let Some(h) = &mut self.hash {
+                h.update(&buf[..k]);
+            }
+            self.input.consume(k);
+            passed += k as u64;
+            if limited {
+                self.advance(k as u64)?;
+            } else {
+                self.pos = self.pos.saturating_add(k as u64);
+            }
+        }
+        Ok(passed)
     }
 
     fn advance(&mut self, n: u64) -> Result<(), IndexError> {
