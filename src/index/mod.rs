@@ -11,6 +11,7 @@ pub mod guard;
 mod fields;
 mod seekbuf;
 mod walker;
+mod zstd_ring;
 
 use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
 use sha2::{Digest, Sha256};
@@ -217,17 +218,9 @@ pub fn index_stream<R: Read>(
             limits,
             progress,
         )?,
-        Compression::Zstd => {
-            let mut z = zstd::stream::read::Decoder::new(raw)?;
-            // zstd's default, said out loud: a frame asking for a larger window is refused
-            // instead of allocated (`zstd --long` uses 2^27).
-            z.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
-            walk(
-                BufReader::with_capacity(DECODED_BUF, guard::Decoded::new(z, "zstd")),
-                limits,
-                progress,
-            )?
-        }
+        // Decoded block by block into a ring the walker reads in place; a frame asking for a
+        // window over 2^27 bytes (zstd's default limit) is refused instead of allocated.
+        Compression::Zstd => walk(zstd_ring::ZstdRing::new(raw)?, limits, progress)?,
         Compression::None => walk(BufReader::with_capacity(1 << 17, raw), limits, progress)?,
     };
     out.notes.extend(compression.1);
