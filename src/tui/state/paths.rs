@@ -1,12 +1,16 @@
 //! The filter's regex, matched against every full path of the tree (`/a/b`).
 //!
-//! Paths share their directories, so the regex runs as a lazy DFA down the tree: a node's state is
-//! its parent's state fed `/` and the node's own name, so each name is read once instead of once
-//! per path below it, and nodes are read in id order (parents first), the order the arena keeps
-//! them in. Below a node that matched for good (every longer path matches too) or that can no
-//! longer match (a dead state) nothing is read. Should the DFA give up (a Unicode word boundary
-//! on a non-ASCII byte, a cache too small for the pattern), every path is matched by the regex
-//! itself.
+//! Paths share their directories, so the regex runs as a DFA down the tree: a node's state is its
+//! parent's state fed `/` and the node's own name, so each name is read once instead of once per
+//! path below it, and nodes are read in id order (parents first), the order the arena keeps them
+//! in. Below a node that matched for good (every longer path matches too) or that can no longer
+//! match (a dead state) nothing is read. Big trees are split in two id ranges walked on two
+//! threads; a range starts from the states of the parents it needs, computed on the way.
+//!
+//! When the pattern only grew by letters, digits, `_` or `/` since the last filter, its matches
+//! can only be fewer: then only the nodes that matched before, and the directories above them,
+//! are walked. Should the lazy DFA give up (a Unicode word boundary on a non-ASCII byte, a cache
+//! too small for the pattern), every path is matched by the regex itself.
 
 use super::tree::Bits;
 use crate::model::tree::{NodeId, ROOT, Tree};
@@ -18,6 +22,8 @@ use regex_automata::util::{start, syntax};
 
 /// Bytes of compiled regex allowed (the regex crate's `size_limit`).
 const SIZE_LIMIT: usize = 1 << 22;
+/// Trees from this many nodes are walked on two threads.
+const PARALLEL_FROM: usize = 100_000;
 
 /// A compiled filter.
 #[derive(Debug, Clone)]
@@ -25,6 +31,7 @@ pub struct PathRegex {
     regex: Regex,
     /// The same pattern as a lazy DFA (None if it cannot be built; the regex then does it all).
     dfa: Option<DFA>,
+    pattern: String,
 }
 
 impl PathRegex {
@@ -34,9 +41,9 @@ impl PathRegex {
             .case_insensitive(case_insensitive)
             .size_limit(SIZE_LIMIT)
             .build()?;
-        // The byte-regex settings `regex::bytes` uses, so both agree on every path.
-        // The DFA gives up rather than clear its cache: a cleared cache would invalidate the
-        // states kept for the nodes.
+        // The byte-regex settings `regex::bytes` uses, so both agree on every path. The DFA
+        // gives up rather than clear its cache: a cleared cache would invalidate the states kept
+        // for the nodes.
         let dfa = DFA::builder()
             .configure(DFA::config().minimum_cache_clear_count(Some(0)))
             .syntax(
@@ -51,15 +58,32 @@ impl PathRegex {
             )
             .build(pattern)
             .ok();
-        Ok(PathRegex { regex, dfa })
+        Ok(PathRegex {
+            regex,
+            dfa,
+            pattern: pattern.to_string(),
+        })
     }
 
-    /// Every node whose full path the regex matches.
-    pub fn matches(&self, tree: &Tree) -> Bits {
+    /// Every node whose full path the regex matches. `before`: the matches of an earlier
+    /// pattern this one only narrows (see [`PathRegex::narrows`]).
+    pub fn matches(&self, tree: &Tree, before: Option<&Bits>) -> Bits {
+        let only = before.map(|b| with_ancestors(tree, b));
         self.dfa
             .as_ref()
-            .and_then(|dfa| by_dfa(dfa, tree))
+            .and_then(|dfa| walk(dfa, tree, only.as_ref()))
             .unwrap_or_else(|| by_regex(&self.regex, tree))
+    }
+
+    /// True when every path this pattern matches, `earlier` matches too: it is `earlier` with
+    /// letters, digits, `_` or `/` appended (each a literal joined to the end, whatever
+    /// precedes it; switching to case-sensitive by an upper-case letter only narrows more).
+    pub fn narrows(&self, earlier: &PathRegex) -> bool {
+        self.pattern.len() > earlier.pattern.len()
+            && self.pattern.starts_with(&earlier.pattern)
+            && self.pattern[earlier.pattern.len()..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
     }
 }
 
@@ -81,36 +105,132 @@ fn feed(dfa: &DFA, cache: &mut Cache, mut sid: LazyStateID, bytes: &[u8]) -> Opt
     Some(sid)
 }
 
-/// Nodes in id order (a parent before its children), each from its parent's state; None when
-/// the DFA gives up.
-fn by_dfa(dfa: &DFA, tree: &Tree) -> Option<Bits> {
-    let mut cache = dfa.create_cache();
-    let start = dfa.start_state(&mut cache, &start::Config::new()).ok()?;
-    let mut bits = Bits::new(tree.len());
-    // Each node's state after its path: a match state when it or a parent matched for good, a
-    // dead state when nothing below can match.
-    let mut states: Vec<LazyStateID> = Vec::with_capacity(tree.len());
-    states.push(start);
-    for n in 1..tree.len() as NodeId {
-        let parent = states[tree.node(n).parent as usize];
-        let sid = if parent.is_match() || parent.is_dead() {
-            parent
-        } else {
-            let sid = feed(dfa, &mut cache, parent, b"/")?;
-            if sid.is_match() || sid.is_dead() {
-                sid
-            } else {
-                feed(dfa, &mut cache, sid, tree.name(n))?
-            }
-        };
-        let matched =
-            sid.is_match() || (!sid.is_dead() && dfa.next_eoi_state(&mut cache, sid).ok()?.is_match());
-        if matched {
-            bits.set(n as usize);
-        }
-        states.push(sid);
+/// A match for good or a dead state: feeding more changes nothing.
+fn settled(s: LazyStateID) -> bool {
+    s.is_match() || s.is_dead()
+}
+
+/// Matches every node, on two threads for big trees; None when the DFA gives up.
+fn walk(dfa: &DFA, tree: &Tree, only: Option<&Bits>) -> Option<Bits> {
+    let n = tree.len();
+    if n < PARALLEL_FROM {
+        return Range::new(dfa, tree, 1, only).run(n);
     }
-    Some(bits)
+    let mid = n / 2;
+    let (a, b) = rayon::join(
+        || Range::new(dfa, tree, 1, only).run(mid),
+        || Range::new(dfa, tree, mid, only).run(n),
+    );
+    let mut a = a?;
+    a.or(&b?);
+    Some(a)
+}
+
+/// One id range of the walk, with its own DFA cache (state ids belong to the cache).
+struct Range<'t> {
+    dfa: &'t DFA,
+    cache: Cache,
+    tree: &'t Tree,
+    /// The first node of the range.
+    lo: usize,
+    only: Option<&'t Bits>,
+    /// Each node's state from `lo` on: None below a node the walk skips.
+    states: Vec<Option<LazyStateID>>,
+    /// States of nodes before `lo` that the range needed (parents of its nodes and theirs),
+    /// by id; the outer None: not computed yet.
+    before: Vec<Option<Option<LazyStateID>>>,
+}
+
+impl<'t> Range<'t> {
+    fn new(dfa: &'t DFA, tree: &'t Tree, lo: usize, only: Option<&'t Bits>) -> Self {
+        Range {
+            dfa,
+            cache: dfa.create_cache(),
+            tree,
+            lo,
+            only,
+            states: Vec::new(),
+            before: vec![None; lo],
+        }
+    }
+
+    /// Walks the nodes `lo..hi`.
+    fn run(mut self, hi: usize) -> Option<Bits> {
+        let start = self
+            .dfa
+            .start_state(&mut self.cache, &start::Config::new())
+            .ok()?;
+        let mut bits = Bits::new(self.tree.len());
+        self.states.reserve(hi - self.lo);
+        for n in self.lo..hi {
+            let p = self.tree.node(n as NodeId).parent;
+            let parent = if p == ROOT {
+                Some(start)
+            } else if p as usize >= self.lo {
+                self.states[p as usize - self.lo]
+            } else {
+                self.state_before(p, start)?
+            };
+            let s = self.step(parent, n as NodeId)?;
+            if let Some(s) = s {
+                let matched = s.is_match()
+                    || (!s.is_dead() && self.dfa.next_eoi_state(&mut self.cache, s).ok()?.is_match());
+                if matched {
+                    bits.set(n);
+                }
+            }
+            self.states.push(s);
+        }
+        Some(bits)
+    }
+
+    /// A node's state from its parent's (None: skipped). None when the DFA gives up.
+    fn step(&mut self, parent: Option<LazyStateID>, n: NodeId) -> Option<Option<LazyStateID>> {
+        let Some(p) = parent else { return Some(None) };
+        if self.only.is_some_and(|o| !o.get(n as usize)) {
+            return Some(None);
+        }
+        if settled(p) {
+            return Some(Some(p));
+        }
+        let s = feed(self.dfa, &mut self.cache, p, b"/")?;
+        if settled(s) {
+            return Some(Some(s));
+        }
+        Some(Some(feed(self.dfa, &mut self.cache, s, self.tree.name(n))?))
+    }
+
+    /// The state of `p`, a node before the range: from the root or the nearest ancestor known.
+    fn state_before(&mut self, p: NodeId, start: LazyStateID) -> Option<Option<LazyStateID>> {
+        let mut chain = Vec::new();
+        let mut q = p;
+        let mut s = loop {
+            if q == ROOT {
+                break Some(start);
+            }
+            if let Some(s) = self.before[q as usize] {
+                break s;
+            }
+            chain.push(q);
+            q = self.tree.node(q).parent;
+        };
+        for &c in chain.iter().rev() {
+            s = self.step(s, c)?;
+            self.before[c as usize] = Some(s);
+        }
+        Some(s)
+    }
+}
+
+/// The set with every ancestor of its nodes (children have higher ids than their parents).
+fn with_ancestors(tree: &Tree, bits: &Bits) -> Bits {
+    let mut out = bits.clone();
+    for id in (1..tree.len()).rev() {
+        if out.get(id) {
+            out.set(tree.node(id as NodeId).parent as usize);
+        }
+    }
+    out
 }
 
 /// Every path built and matched on its own.
@@ -198,23 +318,75 @@ mod tests {
         for p in patterns {
             for insensitive in [false, true] {
                 let re = PathRegex::new(p, insensitive).unwrap();
-                let expected = by_regex(&re.regex, &a.tree);
+                let expected = set(&by_regex(&re.regex, &a.tree), len);
                 assert_eq!(
-                    set(&re.matches(&a.tree), len),
-                    set(&expected, len),
-                    "{p:?} insensitive {insensitive}"
+                    set(&re.matches(&a.tree, None), len),
+                    expected,
+                    "{p:?} {insensitive}"
                 );
-                if let Some(dfa) = &re.dfa
-                    && let Some(bits) = by_dfa(dfa, &a.tree)
-                {
-                    assert_eq!(set(&bits, len), set(&expected, len), "{p:?} by the DFA");
+                // The DFA on its own, split in two ranges anywhere.
+                for lo in [1, 2, 5, len / 2, len - 1] {
+                    if let Some(dfa) = &re.dfa
+                        && let (Some(mut first), Some(second)) = (
+                            Range::new(dfa, &a.tree, 1, None).run(lo),
+                            Range::new(dfa, &a.tree, lo, None).run(len),
+                        )
+                    {
+                        first.or(&second);
+                        assert_eq!(set(&first, len), expected, "{p:?} by the DFA, split at {lo}");
+                    }
                 }
             }
         }
         // The common filters do not fall back; a Unicode word boundary on a non-ASCII name does.
         let re = PathRegex::new("lib", true).unwrap();
-        assert!(by_dfa(re.dfa.as_ref().unwrap(), &a.tree).is_some());
+        assert!(walk(re.dfa.as_ref().unwrap(), &a.tree, None).is_some());
         let re = PathRegex::new(r"\bls\b", true).unwrap();
-        assert!(re.dfa.as_ref().is_none_or(|dfa| by_dfa(dfa, &a.tree).is_none()));
+        assert!(
+            re.dfa
+                .as_ref()
+                .is_none_or(|dfa| walk(dfa, &a.tree, None).is_none())
+        );
+    }
+
+    #[test]
+    fn a_pattern_that_only_grew_walks_only_what_matched_before() {
+        let a = tree_of(&[
+            b"usr/lib/x86_64/libc.so.6",
+            b"usr/lib/libm.so",
+            b"usr/libexec/a",
+            b"usr/share/doc/lib/README",
+            b"opt/Lib/UPPER",
+            b"opt/liberty/x",
+            b"li",
+        ]);
+        let len = a.tree.len();
+        let chains: &[&[&str]] = &[
+            &["l", "li", "lib", "libc"],
+            &["u", "usr/l", "usr/lib/"],
+            &["li", "liB"],
+            &["^/u|li", "^/u|lib"],
+            &["o.", "o.6"],
+        ];
+        for chain in chains {
+            let mut before: Option<(PathRegex, Bits)> = None;
+            for p in chain.iter() {
+                let insensitive = !p.chars().any(char::is_uppercase);
+                let re = PathRegex::new(p, insensitive).unwrap();
+                let prior = before.as_ref().filter(|(old, _)| re.narrows(old));
+                assert!(
+                    prior.is_some() || before.is_none(),
+                    "{p:?} narrows what came before"
+                );
+                let got = re.matches(&a.tree, prior.map(|(_, m)| m));
+                assert_eq!(set(&got, len), set(&by_regex(&re.regex, &a.tree), len), "{p:?}");
+                before = Some((re, got));
+            }
+        }
+        // Growing by anything else is not narrowing.
+        let re = |p: &str| PathRegex::new(p, true).unwrap();
+        for (old, new) in [("ab", "ab?"), ("a", "a|b"), ("a", "a*"), ("a", "a."), ("a", "a")] {
+            assert!(!re(new).narrows(&re(old)), "{old:?} -> {new:?}");
+        }
     }
 }

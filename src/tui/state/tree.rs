@@ -19,7 +19,7 @@ use crate::model::Analysis;
 use crate::model::analysis::WasteGroup;
 use crate::model::tree::{Kind, NodeId, ROOT, Tree, Version};
 use crate::tui::keys::Action;
-use hashbrown::HashSet;
+use hashbrown::{HashMap, HashSet};
 
 /// What the tree shows for the selected layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,12 @@ pub enum Status {
 pub struct Bits(Vec<u64>);
 
 impl Bits {
+    /// Adds every member of `other` (of the same length).
+    pub fn or(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
     pub fn new(len: usize) -> Self {
         Bits(vec![0; len.div_ceil(64)])
     }
@@ -485,8 +491,9 @@ pub struct Filter {
     /// Why the text is not a valid regex.
     pub error: Option<String>,
     regex: Option<PathRegex>,
-    /// Paths matching `regex`, when one is applied.
+    /// Paths matching `applied`, when one is applied.
     matches: Option<Bits>,
+    applied: Option<PathRegex>,
     /// The text is newer than the matches.
     pending: bool,
     generation: u64,
@@ -531,6 +538,9 @@ pub struct TreeState {
     view: Option<ViewData>,
     index: ChangeIndex,
     keep: Option<Bits>,
+    /// When `keep` holds few nodes: the kept children of each kept directory (so the rows are
+    /// built from them instead of scanning every child).
+    kept_children: Option<HashMap<NodeId, Vec<NodeId>>>,
     /// Matching paths in the current view.
     pub match_count: usize,
     rows: Vec<Row>,
@@ -555,6 +565,7 @@ impl Default for TreeState {
             view: None,
             index: ChangeIndex::default(),
             keep: None,
+            kept_children: None,
             match_count: 0,
             rows: Vec::new(),
             built: None,
@@ -573,17 +584,21 @@ struct Flatten<'a> {
     mode: Mode,
     sort: Sort,
     keep: Option<&'a Bits>,
+    kept_children: Option<&'a HashMap<NodeId, Vec<NodeId>>>,
     fold: &'a Folding,
     leftovers: &'a HashSet<NodeId>,
 }
 
 impl Flatten<'_> {
     fn children(&self, n: NodeId) -> Vec<NodeId> {
-        let mut kids: Vec<NodeId> = self
-            .tree
-            .children(n)
-            .filter(|c| self.view.shown(*c, self.mode) && self.keep.is_none_or(|k| k.get(*c as usize)))
-            .collect();
+        let mut kids: Vec<NodeId> = match self.kept_children {
+            Some(kept) => kept.get(&n).cloned().unwrap_or_default(),
+            None => self
+                .tree
+                .children(n)
+                .filter(|c| self.view.shown(*c, self.mode) && self.keep.is_none_or(|k| k.get(*c as usize)))
+                .collect(),
+        };
         match self.sort {
             Sort::Name => kids.sort_unstable_by(|a, b| self.tree.name(*a).cmp(self.tree.name(*b))),
             Sort::Size => kids.sort_unstable_by(|a, b| {
@@ -711,10 +726,12 @@ impl TreeState {
         self.match_count = 0;
         let Some(view) = self.view.as_ref() else { return };
         let matches = self.filter.matches.as_ref();
+        self.kept_children = None;
         if matches.is_none() && !self.hide_unmodified {
             self.keep = None;
             return;
         }
+        let mut kept = Vec::new();
         let len = view.flags.len();
         let mut keep = Bits::new(len);
         // Nodes with a kept descendant; children come first when walking ids down.
@@ -732,9 +749,17 @@ impl TreeState {
             if unhidden && (matches.is_none() || matched || below.get(id)) {
                 keep.set(id);
                 below.set(tree.node(n).parent as usize);
+                kept.push(n);
             }
         }
         self.keep = Some(keep);
+        if kept.len() <= len / 8 {
+            let mut by_parent: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
+            for &n in kept.iter().rev() {
+                by_parent.entry(tree.node(n).parent).or_default().push(n);
+            }
+            self.kept_children = Some(by_parent);
+        }
     }
 
     fn flatten<'a>(&'a self, a: &'a Analysis, marks: &'a Marks) -> Option<Flatten<'a>> {
@@ -744,6 +769,7 @@ impl TreeState {
             mode: self.mode,
             sort: self.sort,
             keep: self.keep.as_ref(),
+            kept_children: self.kept_children.as_ref(),
             fold: self.fold(),
             leftovers: &marks.leftover_roots,
         })
@@ -928,7 +954,13 @@ impl TreeState {
 
     fn apply_filter(&mut self, tree: &Tree) {
         self.filter.pending = false;
-        self.filter.matches = self.filter.regex.as_ref().map(|re| re.matches(tree));
+        let regex = self.filter.regex.clone();
+        let before = match (&regex, &self.filter.applied, &self.filter.matches) {
+            (Some(re), Some(old), Some(m)) if re.narrows(old) => Some(m),
+            _ => None,
+        };
+        self.filter.matches = regex.as_ref().map(|re| re.matches(tree, before));
+        self.filter.applied = regex;
         self.filter.generation += 1;
         self.filter.fold = Folding {
             depth: usize::MAX,
