@@ -2,8 +2,8 @@
 //!
 //! Sniffs gzip (multi-member), zstd or plain tar by magic bytes, walks the tar headers once
 //! ([`walker`]) and never keeps a file body: bodies are skipped (read past inside the decoder's
-//! buffer, or seeked over when the input can). Nothing here knows where the bytes come from;
-//! progress goes to a shared counter. [`guard`] bounds what the tar crate may read when it walks
+//! buffer or zstd's ring ([`zstd_ring`]), or seeked over when the input can). Nothing here knows
+//! where the bytes come from; progress goes to a shared counter. [`guard`] bounds what the tar crate may read when it walks
 //! an image archive's own (outer) tar.
 
 pub mod guard;
@@ -186,7 +186,7 @@ pub struct Indexed {
     pub tar_digest: Option<String>,
 }
 
-/// Read buffer for decoded (gzip, zstd) layer bytes.
+/// Read buffer for decoded gzip bytes (zstd is read in place from [`zstd_ring`]'s ring).
 const DECODED_BUF: usize = 256 << 10;
 
 /// Indexes a layer from a stream. `claimed` is what the media type says; the magic bytes decide,
@@ -205,8 +205,8 @@ pub fn index_stream<R: Read>(
         hash: raw_hash.as_ref(),
     };
     let (mut out, tar_digest) = match compression.0 {
-        // Decoded bytes go through a large buffer: the tar reader asks for 512-byte headers,
-        // and skipped bodies are consumed straight out of it.
+        // Decoded gzip goes through a large buffer: the walker asks for 512-byte headers, and
+        // skipped bodies are consumed straight out of it.
         Compression::Gzip => walk(
             BufReader::with_capacity(
                 DECODED_BUF,
