@@ -135,3 +135,36 @@ fn view_data_pass() {
     }
     eprintln!("version_at alone: {:?} {n}", t.elapsed());
 }
+
+#[test]
+#[ignore = "timing: run in release with --ignored"]
+fn filter_walk() {
+    use dsize::tui::state::paths::PathRegex;
+    let paths: usize = std::env::var("DSIZE_PERF_PATHS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let patterns = std::env::var("DSIZE_PERF_PATTERNS").unwrap_or_else(|_| {
+        [
+            "l", "li", "lib", r"\.so$", "file1", "usr/d1/", "e1/f", "x?", "^/app",
+        ]
+        .join(" ")
+    });
+    let a = big(paths);
+    for p in patterns.split_whitespace() {
+        let re = PathRegex::new(p, true).expect("pattern");
+        let mut times = Vec::new();
+        let mut count = 0;
+        for _ in 0..7 {
+            let t = Instant::now();
+            let m = re.matches(&a.tree, None);
+            times.push(t.elapsed());
+            count = (0..a.tree.len()).filter(|i| m.get(*i)).count();
+        }
+        times.sort();
+        eprintln!(
+            "{p:>10}: median {:?} min {:?} ({count} matches)",
+            times[3], times[0]
+        );
+    }
+}

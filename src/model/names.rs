@@ -52,6 +52,7 @@ impl Names {
     }
 
     /// The bytes of an interned name.
+    #[inline]
     pub fn get(&self, id: NameId) -> &[u8] {
         span(&self.buf, &self.ends, id)
     }
@@ -72,6 +73,7 @@ impl Names {
     }
 }
 
+#[inline]
 fn span<'a>(buf: &'a [u8], ends: &[u64], id: NameId) -> &'a [u8] {
     let i = id as usize;
     let start = if i == 0 { 0 } else { ends[i - 1] as usize };

@@ -185,11 +185,13 @@ impl Tree {
         self.nodes.len() == 1
     }
 
+    #[inline]
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id as usize]
     }
 
     /// The last component's bytes (empty for the root).
+    #[inline]
     pub fn name(&self, id: NodeId) -> &[u8] {
         self.names.get(self.nodes[id as usize].name)
     }

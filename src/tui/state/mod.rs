@@ -3,7 +3,7 @@
 //! views only read the result. Nothing here draws or changes the model.
 
 pub mod list;
-mod paths;
+pub mod paths;
 pub mod tree;
 
 use crate::index::Progress;

@@ -1,9 +1,10 @@
 //! The filter's regex, matched against every full path of the tree (`/a/b`).
 //!
-//! Paths share their directories, so the regex runs as a DFA down the tree: a node's state is its
-//! parent's state fed `/` and the node's own name, so each name is read once instead of once per
-//! path below it, and nodes are read in id order (parents first), the order the arena keeps them
-//! in. Below a node that matched for good (every longer path matches too) or that can no longer
+//! Paths share their directories, so the regex runs as a DFA down the tree: a node's state is the
+//! state its parent's children start in (the parent's state fed `/`, kept once per directory) fed
+//! the node's own name, so each name is read once instead of once per path below it, and nodes
+//! are read in id order (parents first), the order the arena keeps them in. In the state most
+//! names start in, the bytes that keep the DFA there are passed over without a transition. Below a node that matched for good (every longer path matches too) or that can no longer
 //! match (a dead state) nothing is read. Big trees are split in two id ranges walked on two
 //! threads; a range starts from the states of the parents it needs, computed on the way.
 //!
@@ -13,7 +14,7 @@
 //! too small for the pattern), every path is matched by the regex itself.
 
 use super::tree::Bits;
-use crate::model::tree::{NodeId, ROOT, Tree};
+use crate::model::tree::{NONE, NodeId, ROOT, Tree};
 use regex::bytes::{Regex, RegexBuilder};
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::hybrid::dfa::{Cache, DFA};
@@ -89,10 +90,27 @@ impl PathRegex {
 
 /// Feeds `bytes` from `sid`, stopping at a match (the path up to here matches whatever follows:
 /// matches show one byte late, once the byte after them is known) or a dead state (nothing that
-/// follows can match). None when the DFA gives up.
-fn feed(dfa: &DFA, cache: &mut Cache, mut sid: LazyStateID, bytes: &[u8]) -> Option<LazyStateID> {
-    for &b in bytes {
-        sid = dfa.next_state(cache, sid, b).ok()?;
+/// follows can match). While the DFA is in `skip`'s state, the bytes that keep it there are passed
+/// over without a transition. None when the DFA gives up.
+fn feed(
+    dfa: &DFA,
+    cache: &mut Cache,
+    mut sid: LazyStateID,
+    bytes: &[u8],
+    skip: Option<&Skip>,
+) -> Option<LazyStateID> {
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(k) = skip
+            && sid == k.state
+        {
+            match k.next(&bytes[i..]) {
+                Some(j) => i += j,
+                None => break,
+            }
+        }
+        sid = dfa.next_state(cache, sid, bytes[i]).ok()?;
+        i += 1;
         if sid.is_tagged() {
             if sid.is_match() || sid.is_dead() {
                 break;
@@ -103,6 +121,35 @@ fn feed(dfa: &DFA, cache: &mut Cache, mut sid: LazyStateID, bytes: &[u8]) -> Opt
         }
     }
     Some(sid)
+}
+
+/// The state most names start in (the start state fed `/`) and the bytes that move the DFA out
+/// of it. Every other byte keeps it there, so a run of them needs no transitions: for a filter
+/// such as `lib`, a name is read by looking for an `l` or an `L`.
+struct Skip {
+    state: LazyStateID,
+    leaves: [bool; 256],
+}
+
+impl Skip {
+    /// None when the state keeps itself on fewer than half of the bytes (skipping would rarely
+    /// pay), or is a match or dead. None also when the DFA gives up, which the walk then sees.
+    fn new(dfa: &DFA, cache: &mut Cache, start: LazyStateID) -> Option<Skip> {
+        let state = dfa.next_state(cache, start, b'/').ok()?;
+        if state.is_tagged() {
+            return None;
+        }
+        let mut leaves = [false; 256];
+        for (b, leaves) in leaves.iter_mut().enumerate() {
+            *leaves = dfa.next_state(cache, state, b as u8).ok()? != state;
+        }
+        (leaves.iter().filter(|l| **l).count() <= 128).then_some(Skip { state, leaves })
+    }
+
+    /// Where the first byte that leaves the state is.
+    fn next(&self, bytes: &[u8]) -> Option<usize> {
+        bytes.iter().position(|&b| self.leaves[usize::from(b)])
+    }
 }
 
 /// A match for good or a dead state: feeding more changes nothing.
@@ -134,11 +181,13 @@ struct Range<'t> {
     /// The first node of the range.
     lo: usize,
     only: Option<&'t Bits>,
-    /// Each node's state from `lo` on: None below a node the walk skips.
+    /// The state each node's children start in (its own state for a file or a settled state),
+    /// from `lo` on: None for a node the walk skips.
     states: Vec<Option<LazyStateID>>,
-    /// States of nodes before `lo` that the range needed (parents of its nodes and theirs),
-    /// by id; the outer None: not computed yet.
+    /// The same for the nodes before `lo` that the range needed (parents of its nodes and
+    /// theirs), by id; the outer None: not computed yet.
     before: Vec<Option<Option<LazyStateID>>>,
+    skip: Option<Skip>,
 }
 
 impl<'t> Range<'t> {
@@ -151,6 +200,7 @@ impl<'t> Range<'t> {
             only,
             states: Vec::new(),
             before: vec![None; lo],
+            skip: None,
         }
     }
 
@@ -160,53 +210,72 @@ impl<'t> Range<'t> {
             .dfa
             .start_state(&mut self.cache, &start::Config::new())
             .ok()?;
+        self.skip = Skip::new(self.dfa, &mut self.cache, start);
+        let root = feed(self.dfa, &mut self.cache, start, b"/", None)?;
         let mut bits = Bits::new(self.tree.len());
         self.states.reserve(hi - self.lo);
         for n in self.lo..hi {
             let p = self.tree.node(n as NodeId).parent;
-            let parent = if p == ROOT {
-                Some(start)
+            let from = if p == ROOT {
+                Some(root)
             } else if p as usize >= self.lo {
                 self.states[p as usize - self.lo]
             } else {
-                self.state_before(p, start)?
+                self.state_before(p, root)?
             };
-            let s = self.step(parent, n as NodeId)?;
-            if let Some(s) = s {
-                let matched = s.is_match()
-                    || (!s.is_dead() && self.dfa.next_eoi_state(&mut self.cache, s).ok()?.is_match());
-                if matched {
-                    bits.set(n);
-                }
+            let (s, children) = self.step(from, n as NodeId)?;
+            self.states.push(children);
+            if let Some(s) = s
+                && self.matched(s)?
+            {
+                bits.set(n);
             }
-            self.states.push(s);
         }
         Some(bits)
     }
 
-    /// A node's state from its parent's (None: skipped). None when the DFA gives up.
-    fn step(&mut self, parent: Option<LazyStateID>, n: NodeId) -> Option<Option<LazyStateID>> {
-        let Some(p) = parent else { return Some(None) };
+    /// Node `n`'s state from the state its parent's children start in: its path fed through the
+    /// DFA, and the state its own children start in (`/` fed too, when it has children). None:
+    /// skipped (below a skipped node, or not among the earlier matches). None when the DFA gives
+    /// up.
+    #[allow(clippy::type_complexity)]
+    fn step(
+        &mut self,
+        from: Option<LazyStateID>,
+        n: NodeId,
+    ) -> Option<(Option<LazyStateID>, Option<LazyStateID>)> {
+        let Some(f) = from else { return Some((None, None)) };
         if self.only.is_some_and(|o| !o.get(n as usize)) {
-            return Some(None);
+            return Some((None, None));
         }
-        if settled(p) {
-            return Some(Some(p));
+        if settled(f) {
+            return Some((Some(f), Some(f)));
         }
-        let s = feed(self.dfa, &mut self.cache, p, b"/")?;
-        if settled(s) {
-            return Some(Some(s));
+        let s = feed(
+            self.dfa,
+            &mut self.cache,
+            f,
+            self.tree.name(n),
+            self.skip.as_ref(),
+        )?;
+        if settled(s) || self.tree.node(n).first_child == NONE {
+            return Some((Some(s), Some(s)));
         }
-        Some(Some(feed(self.dfa, &mut self.cache, s, self.tree.name(n))?))
+        Some((Some(s), Some(feed(self.dfa, &mut self.cache, s, b"/", None)?)))
+    }
+
+    /// Whether the path that led to `s` matches.
+    fn matched(&mut self, s: LazyStateID) -> Option<bool> {
+        Some(s.is_match() || (!s.is_dead() && self.dfa.next_eoi_state(&mut self.cache, s).ok()?.is_match()))
     }
 
     /// The state of `p`, a node before the range: from the root or the nearest ancestor known.
-    fn state_before(&mut self, p: NodeId, start: LazyStateID) -> Option<Option<LazyStateID>> {
+    fn state_before(&mut self, p: NodeId, root: LazyStateID) -> Option<Option<LazyStateID>> {
         let mut chain = Vec::new();
         let mut q = p;
         let mut s = loop {
             if q == ROOT {
-                break Some(start);
+                break Some(root);
             }
             if let Some(s) = self.before[q as usize] {
                 break s;
@@ -215,7 +284,7 @@ impl<'t> Range<'t> {
             q = self.tree.node(q).parent;
         };
         for &c in chain.iter().rev() {
-            s = self.step(s, c)?;
+            s = self.step(s, c)?.1;
             self.before[c as usize] = Some(s);
         }
         Some(s)
@@ -313,6 +382,11 @@ mod tests {
             r"(?-u:\xff)",
             "cache|share/doc",
             "[^/]+/[^/]+/[^/]+/[^/]+$",
+            // Skipping in the state most names start in: few bytes leave it, or most do.
+            "ib+c|x86",
+            "[^a]",
+            r"(?-u:[\x80-\xff])",
+            "/$",
         ];
         let len = a.tree.len();
         for p in patterns {
@@ -338,6 +412,16 @@ mod tests {
                 }
             }
         }
+        // Names are skipped through for a literal, not when most bytes leave the state.
+        let skips = |p: &str| {
+            let dfa = PathRegex::new(p, true).unwrap().dfa.unwrap();
+            let mut cache = dfa.create_cache();
+            let start = dfa.start_state(&mut cache, &start::Config::new()).unwrap();
+            Skip::new(&dfa, &mut cache, start).map(|k| k.leaves.iter().filter(|l| **l).count())
+        };
+        assert_eq!(skips("lib"), Some(2));
+        assert_eq!(skips(r"\.so$"), Some(1));
+        assert_eq!(skips("[^a]"), None);
         // The common filters do not fall back; a Unicode word boundary on a non-ASCII name does.
         let re = PathRegex::new("lib", true).unwrap();
         assert!(walk(re.dfa.as_ref().unwrap(), &a.tree, None).is_some());
