@@ -22,9 +22,10 @@ mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: cargo bench --bench dsize -- (gen|run|all|daemon|smoke) [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive] [--keep-loaded]\n\
+/// Prints the usage: to stdout with success when asked for (`help`), else to stderr with 2.
+fn usage(asked: bool) -> ExitCode {
+    let text = format!(
+        "usage: cargo bench --bench dsize -- (gen|run|all|daemon|smoke|help) [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive] [--keep-loaded]\n\
          gen: write the images; run: dsize, the floor and dive on each archive; all: gen (missing only) then run;\n\
          daemon: each image's docker save archive through the Docker daemon: load it (unless loaded), time the\n\
          \x20 export alone (GET /images/TAG/get, first byte and all) and `dsize docker:TAG --ci` side by side, remove\n\
@@ -37,15 +38,24 @@ fn usage() -> ExitCode {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    ExitCode::from(2)
+    if asked {
+        println!("{text}");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{text}");
+        ExitCode::from(2)
+    }
 }
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; ignore it.
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let Some(cmd) = args.first().cloned() else {
-        return usage();
+        return usage(false);
     };
+    if matches!(cmd.as_str(), "help" | "-h" | "--help") {
+        return usage(true);
+    }
     let mut data = std::env::var_os("DSIZE_BENCH_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-data"));
@@ -63,7 +73,8 @@ fn main() -> ExitCode {
             "--dive-limit" => dive_limit = value().parse().ok(),
             "--no-dive" => dive_limit = None,
             "--keep-loaded" => keep_loaded = true,
-            _ => return usage(),
+            "-h" | "--help" => return usage(true),
+            _ => return usage(false),
         }
     }
     let opts = run::Opts {
@@ -82,7 +93,7 @@ fn main() -> ExitCode {
             .map(|t| print!("{t}")),
         "daemon" => driver::bench_daemon(&opts, &mut std::io::stderr()).map(|t| print!("{t}")),
         "smoke" => driver::smoke(&opts.dsize).map(|t| print!("{t}")),
-        _ => return usage(),
+        _ => return usage(false),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
