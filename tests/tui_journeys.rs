@@ -9,7 +9,7 @@ use dsize::pipeline::{self, Event, Options};
 use dsize::report::ci::{Limit, Rules, Setting};
 use dsize::source::{Error, ImageRef};
 use dsize::testkit::{Image, Shape, image, layer};
-use dsize::tui::event_loop::{Flow, Script, run_loop};
+use dsize::tui::event_loop::{Flow, Script, run_loop, settle};
 use dsize::tui::state::{App, AppOptions, Input, Pane};
 use dsize::tui::theme::Theme;
 use ratatui::Terminal;
@@ -311,6 +311,35 @@ fn filter_with_live_count() {
     j.key(KeyCode::Esc);
     assert!(!j.app.tree.filter.active());
     assert!(!j.screen().contains("matches"));
+}
+
+/// On a big tree the filter is matched on its own thread once typing pauses: the keys keep
+/// their frames meanwhile, and a result for text typed over is dropped.
+#[test]
+fn filter_on_its_own_thread() {
+    let mut j = Journey::loaded(80, 24);
+    j.app.tree.live_filter_paths = 0;
+    j.keys("t/con");
+    // The script ended: a pause in typing. The match runs on its thread; the frame is drawn.
+    assert!(j.app.tree.filter.running());
+    assert!(j.screen().contains("/con  matching…"), "{}", j.screen());
+    assert!(!j.app.tree.filter.active());
+    // More text while it runs: that result is stale.
+    j.keys("f");
+    settle(&mut j.terminal, &mut j.app).expect("settle");
+    assert!(!j.app.tree.filter.running() && !j.app.tree.filter.pending());
+    assert_eq!(j.app.tree.match_count, 2, "/etc/conf and /etc/conf/a.conf");
+    assert!(j.screen().contains("/conf  2 matches"), "{}", j.screen());
+    // Typing more narrows; Esc clears at once, a running match or not.
+    j.keys("/");
+    settle(&mut j.terminal, &mut j.app).expect("settle");
+    assert_eq!(j.app.tree.match_count, 1, "/etc/conf/a.conf");
+    j.keys("x");
+    j.key(KeyCode::Esc);
+    assert!(!j.app.tree.filter.active() && !j.app.tree.filter.running());
+    settle(&mut j.terminal, &mut j.app).expect("settle");
+    assert!(!j.app.tree.filter.active());
+    assert!(!j.screen().contains("match"), "{}", j.screen());
 }
 
 #[test]

@@ -98,6 +98,9 @@ fn key_press_to_frame_on_a_big_image() {
     }
     let (worst_key, worst) = times.worst_key().cloned().unwrap_or_default();
     eprintln!("worst key: {worst_key} {worst:?}");
+    for (k, d) in &times.filter_results {
+        eprintln!("  filter {k:>3} → its matches {d:?}");
+    }
     let nav: Vec<Duration> = times
         .keys
         .iter()

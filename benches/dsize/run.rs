@@ -394,6 +394,9 @@ pub struct TuiRow {
     pub worst: (String, f64),
     pub median: f64,
     pub keys: usize,
+    /// The slowest typed filter from its key press to the frame with its matches (matched on
+    /// its own thread on big trees, while keys keep their frames), when the tree is big enough.
+    pub filter: Option<(String, f64)>,
 }
 
 /// Reads the image in process, then times the browser's first frame and a scripted walk of keys
@@ -423,17 +426,28 @@ pub fn tui(opts: &Opts, facts: &Facts, file: &str) -> io::Result<TuiRow> {
         worst,
         median: keys.get(keys.len() / 2).copied().unwrap_or(0.0),
         keys: keys.len(),
+        filter: t
+            .filter_results
+            .iter()
+            .max_by_key(|(_, d)| *d)
+            .map(|(k, d)| (k.clone(), d.as_secs_f64())),
     })
 }
 
 /// The browser table, as Markdown.
 pub fn tui_table(rows: &[TuiRow]) -> String {
     let mut s = String::from(
-        "| image | paths | first full frame | key → next frame: median | slowest (key) | keys |\n|---|---:|---:|---:|---:|---:|\n",
+        "| image | paths | first full frame | key → next frame: median | slowest (key) | keys | typed filter → its matches, slowest (key) |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
+        let filter = r
+            .filter
+            .as_ref()
+            .map_or("applied at the key".to_string(), |(k, d)| {
+                format!("{:.1} ms ({k})", d * 1e3)
+            });
         s.push_str(&format!(
-            "| {} | {} | {:.1} ms | {:.2} ms | {:.2} ms ({}) | {} |\n",
+            "| {} | {} | {:.1} ms | {:.2} ms | {:.2} ms ({}) | {} | {filter} |\n",
             r.image,
             r.paths,
             r.first_frame * 1e3,

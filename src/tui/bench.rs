@@ -3,7 +3,7 @@
 //! (so terminal I/O is not measured, everything else is).
 
 use crate::model::Analysis;
-use crate::tui::event_loop::{Script, run_loop};
+use crate::tui::event_loop::{Script, run_loop, settle};
 use crate::tui::state::{App, AppOptions, Input};
 use crate::tui::theme::Theme;
 use ratatui::Terminal;
@@ -22,6 +22,10 @@ pub struct FrameTimes {
     /// Per key, in order: a short name of the key and the time from the key press to the end of
     /// the next frame.
     pub keys: Vec<(String, Duration)>,
+    /// Per key that changed the filter text on a big tree (matched on its own thread, after a
+    /// pause in typing): from the key press to the frame with the new matches, not counting the
+    /// pause itself.
+    pub filter_results: Vec<(String, Duration)>,
 }
 
 impl FrameTimes {
@@ -55,6 +59,7 @@ pub fn measure_frames(analysis: Arc<Analysis>, width: u16, height: u16, keys: &[
     let _ = run_loop(&mut terminal, &mut app, &mut Script::default(), &events);
     let first_frame = start.elapsed();
     let mut out = Vec::with_capacity(keys.len());
+    let mut filter_results = Vec::new();
     for k in keys {
         let start = Instant::now();
         let _ = run_loop(
@@ -64,10 +69,15 @@ pub fn measure_frames(analysis: Arc<Analysis>, width: u16, height: u16, keys: &[
             &events,
         );
         out.push((key_name(k), start.elapsed()));
+        if app.tree.filter.pending() || app.tree.filter.running() {
+            let _ = settle(&mut terminal, &mut app);
+            filter_results.push((key_name(k), start.elapsed()));
+        }
     }
     FrameTimes {
         first_frame,
         keys: out,
+        filter_results,
     }
 }
 

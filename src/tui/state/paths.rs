@@ -76,6 +76,11 @@ impl PathRegex {
             .unwrap_or_else(|| by_regex(&self.regex, tree))
     }
 
+    /// True for the same pattern (the same text gives the same case rule).
+    pub fn same(&self, other: &PathRegex) -> bool {
+        self.pattern == other.pattern
+    }
+
     /// True when every path this pattern matches, `earlier` matches too: it is `earlier` with
     /// letters, digits, `_` or `/` appended (each a literal joined to the end, whatever
     /// precedes it; switching to case-sensitive by an upper-case letter only narrows more).

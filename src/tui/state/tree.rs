@@ -20,6 +20,7 @@ use crate::model::analysis::WasteGroup;
 use crate::model::tree::{Kind, NodeId, ROOT, Tree, Version};
 use crate::tui::keys::Action;
 use hashbrown::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// What the tree shows for the selected layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -496,8 +497,18 @@ pub struct Filter {
     applied: Option<PathRegex>,
     /// The text is newer than the matches.
     pending: bool,
+    /// A filter being matched on another thread (big trees), the rows keep the last matches
+    /// until it is done.
+    job: Option<FilterJob>,
     generation: u64,
     fold: Folding,
+}
+
+/// A filter matched on its own thread, and where its matches arrive.
+#[derive(Debug)]
+struct FilterJob {
+    regex: PathRegex,
+    done: crossbeam_channel::Receiver<Bits>,
 }
 
 impl Filter {
@@ -509,9 +520,14 @@ impl Filter {
     pub fn pending(&self) -> bool {
         self.pending
     }
+    /// True while a typed filter is being matched on its own thread.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
 }
 
-/// Up to this many paths the filter is applied at every key press; above, when typing pauses.
+/// Up to this many paths the filter is applied at every key press; above, when typing pauses,
+/// on its own thread: keys keep their frames while it runs.
 pub const LIVE_FILTER_PATHS: usize = 200_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -531,6 +547,8 @@ pub struct TreeState {
     pub hide_unmodified: bool,
     pub attrs: bool,
     pub filter: Filter,
+    /// Up to this many paths a typed filter is applied at once ([`LIVE_FILTER_PATHS`]).
+    pub live_filter_paths: usize,
     pub list: ListState,
     fold: Folding,
     fold_generation: u64,
@@ -556,6 +574,7 @@ impl Default for TreeState {
             hide_unmodified: false,
             attrs: false,
             filter: Filter::default(),
+            live_filter_paths: LIVE_FILTER_PATHS,
             list: ListState::default(),
             fold: Folding {
                 depth: usize::MAX,
@@ -687,9 +706,13 @@ impl TreeState {
     /// Brings the rows up to date for `step`: computes (or reuses) the step's view data, applies a
     /// typed filter (at once for small trees, or when `idle`), and rebuilds the rows if anything
     /// they depend on changed. `height` is the number of rows on screen.
-    pub fn prepare(&mut self, a: &Analysis, marks: &Marks, step: u16, idle: bool, height: usize) {
-        if self.filter.pending && (idle || a.tree.len() <= LIVE_FILTER_PATHS) {
-            self.apply_filter(&a.tree);
+    pub fn prepare(&mut self, a: &Arc<Analysis>, marks: &Marks, step: u16, idle: bool, height: usize) {
+        if self.filter.pending {
+            if a.tree.len() <= self.live_filter_paths || self.filter.regex.is_none() {
+                self.apply_filter(&a.tree);
+            } else if idle {
+                self.start_filter_job(a);
+            }
         }
         // Move the view when the steps in between touched few paths; else one full pass.
         match self.view.take() {
@@ -952,14 +975,79 @@ impl TreeState {
         self.set_filter_text(String::new());
     }
 
+    /// The matches a new filter may start from: those of the applied one, when it narrows it.
+    fn narrowing(&self, regex: &PathRegex) -> Option<&Bits> {
+        match (&self.filter.applied, &self.filter.matches) {
+            (Some(old), Some(m)) if regex.narrows(old) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Matches the typed filter here and now.
     fn apply_filter(&mut self, tree: &Tree) {
         self.filter.pending = false;
+        self.filter.job = None;
         let regex = self.filter.regex.clone();
-        let before = match (&regex, &self.filter.applied, &self.filter.matches) {
-            (Some(re), Some(old), Some(m)) if re.narrows(old) => Some(m),
-            _ => None,
+        let matches = regex.as_ref().map(|re| re.matches(tree, self.narrowing(re)));
+        self.install(regex, matches);
+    }
+
+    /// Matches the typed filter on its own thread; [`TreeState::poll_filter`] takes the result.
+    fn start_filter_job(&mut self, a: &Arc<Analysis>) {
+        let Some(regex) = self.filter.regex.clone() else {
+            return self.apply_filter(&a.tree);
         };
-        self.filter.matches = regex.as_ref().map(|re| re.matches(tree, before));
+        self.filter.pending = false;
+        let before = self.narrowing(&regex).cloned();
+        let (tx, done) = crossbeam_channel::bounded(1);
+        let (a2, re) = (Arc::clone(a), regex.clone());
+        let spawned = std::thread::Builder::new()
+            .name("dsize-filter".into())
+            .spawn(move || {
+                // The receiver is gone when a newer filter replaced this one.
+                let _ = tx.send(re.matches(&a2.tree, before.as_ref()));
+            });
+        match spawned {
+            Ok(_) => self.filter.job = Some(FilterJob { regex, done }),
+            Err(_) => self.apply_filter(&a.tree),
+        }
+    }
+
+    /// Takes the matches of a finished filter job. `wait`: until it is done. True when the rows
+    /// change.
+    pub fn poll_filter(&mut self, wait: bool) -> bool {
+        let Some(job) = &self.filter.job else {
+            return false;
+        };
+        let matches = if wait {
+            job.done.recv().ok()
+        } else {
+            match job.done.try_recv() {
+                Err(crossbeam_channel::TryRecvError::Empty) => return false,
+                r => r.ok(),
+            }
+        };
+        let Some(job) = self.filter.job.take() else {
+            return false;
+        };
+        let current = self.filter.regex.as_ref().is_some_and(|re| re.same(&job.regex));
+        match matches {
+            Some(m) if current => {
+                self.install(Some(job.regex), Some(m));
+                true
+            }
+            // Typed over meanwhile: the newer text is pending. A job that died (it cannot,
+            // short of a bug) is retried here.
+            Some(_) => false,
+            None => {
+                self.filter.pending = true;
+                false
+            }
+        }
+    }
+
+    fn install(&mut self, regex: Option<PathRegex>, matches: Option<Bits>) {
+        self.filter.matches = matches;
         self.filter.applied = regex;
         self.filter.generation += 1;
         self.filter.fold = Folding {
@@ -971,7 +1059,14 @@ impl TreeState {
     /// Shows `node` as of `step` and selects it: switches to the whole filesystem, clears the
     /// filter or shows unmodified files when they would hide it, and opens its parents. Returns
     /// false when the node does not exist at that step.
-    pub fn reveal(&mut self, a: &Analysis, marks: &Marks, step: u16, node: NodeId, height: usize) -> bool {
+    pub fn reveal(
+        &mut self,
+        a: &Arc<Analysis>,
+        marks: &Marks,
+        step: u16,
+        node: NodeId,
+        height: usize,
+    ) -> bool {
         self.prepare(a, marks, step, true, height);
         let Some(view) = self.view.as_ref() else {
             return false;

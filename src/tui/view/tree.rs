@@ -223,6 +223,8 @@ pub fn draw(frame: &mut Frame, outer: Rect, body: Rect, app: &App, focused: bool
             Span::styled(format!("  {}", escape(e.as_bytes())), t.error())
         } else if f.pending() {
             Span::styled("  (applied when typing pauses)", t.dim())
+        } else if f.running() {
+            Span::styled("  matching…", t.dim())
         } else if f.active() {
             let n = app.tree.match_count;
             Span::styled(format!("  {n} match{}", if n == 1 { "" } else { "es" }), t.bold())
