@@ -3,6 +3,7 @@
 //!
 //! Ignored by default (it needs a release build to mean anything):
 //! `DSIZE_PERF_PATHS=1000000 cargo test --release --test tui_perf -- --ignored --nocapture`
+//! (`DSIZE_PERF_IMAGE=archive.tar` reads an image instead of the synthetic tree).
 
 use dsize::model::{
     Analysis, AnalysisBuilder, AnalysisOptions, EntryKind, HistoryEntry, ImageMeta, LayerEntries, LayerMeta,
@@ -89,7 +90,17 @@ fn key_press_to_frame_on_a_big_image() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(500_000);
     let t = Instant::now();
-    let a = Arc::new(big(paths));
+    // DSIZE_PERF_IMAGE: an image archive to read instead of the synthetic tree.
+    let a = Arc::new(match std::env::var_os("DSIZE_PERF_IMAGE") {
+        Some(path) => dsize::pipeline::analyze(
+            &dsize::source::ImageRef::Archive(path.into()),
+            &Default::default(),
+            &dsize::index::Progress::default(),
+            &mut |_| {},
+        )
+        .expect("the image reads"),
+        None => big(paths),
+    });
     eprintln!("built {} paths in {:?}", a.tree.len(), t.elapsed());
     let times = dsize::tui::measure_frames(Arc::clone(&a), 120, 40, &dsize::tui::default_keys());
     eprintln!("first frame: {:?}", times.first_frame);
@@ -170,4 +181,39 @@ fn filter_walk() {
             times[3], times[0]
         );
     }
+}
+
+/// Layer moves on an image (`DSIZE_PERF_IMAGE`, else the synthetic tree): down and up the layers,
+/// each key to its frame.
+#[test]
+#[ignore = "timing: run in release with --ignored"]
+fn layer_moves() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let a = Arc::new(match std::env::var_os("DSIZE_PERF_IMAGE") {
+        Some(path) => dsize::pipeline::analyze(
+            &dsize::source::ImageRef::Archive(path.into()),
+            &Default::default(),
+            &dsize::index::Progress::default(),
+            &mut |_| {},
+        )
+        .expect("the image reads"),
+        None => big(1_000_000),
+    });
+    let layers = a.steps.len();
+    let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        keys.extend(std::iter::repeat_n(key('j'), layers));
+        keys.extend(std::iter::repeat_n(key('k'), layers));
+    }
+    let times = dsize::tui::measure_frames(Arc::clone(&a), 120, 40, &keys);
+    let mut d: Vec<Duration> = times.keys.iter().map(|(_, d)| *d).collect();
+    d.sort();
+    eprintln!(
+        "{} layer moves: median {:?}, 90th {:?}, max {:?}",
+        d.len(),
+        d[d.len() / 2],
+        d[d.len() * 9 / 10],
+        d[d.len() - 1]
+    );
 }

@@ -181,19 +181,23 @@ impl ViewData {
             // Going forward they are also the arrival step's changes: their states are kept.
             let later = index.at(from.max(next));
             let mut arrived = Vec::with_capacity(if forward { later.len() } else { 0 });
+            let mut whole = UpSum::new(|v| &mut v.whole);
             for &n in later {
                 let (lo, hi) = states_across(tree, n, from.min(next));
                 let (old, new) = if forward { (lo, hi) } else { (hi, lo) };
                 let f = &mut self.flags[n as usize];
                 *f = (*f & !(PRESENT | DIR)) | (new.flags() & (PRESENT | DIR));
                 if new.whole != old.whole {
-                    self.add_up(tree, n, |v| &mut v.whole, new.whole.wrapping_sub(old.whole));
+                    whole.add(self, tree, n, new.whole.wrapping_sub(old.whole));
                 }
                 if forward {
                     arrived.push(new);
                 }
             }
+            whole.flush(self, tree);
             self.step = next;
+            let mut changes = UpSum::new(|v| &mut v.changes);
+            let mut removed = UpSum::new(|v| &mut v.removed);
             for (i, &n) in index.at(next).iter().enumerate() {
                 let st = match arrived.get(i) {
                     Some(st) => *st,
@@ -202,10 +206,10 @@ impl ViewData {
                 let f = &mut self.flags[n as usize];
                 *f = (*f & !(STATUS_MASK | DIR)) | (st.flags() & (STATUS_MASK | DIR));
                 if st.change > 0 {
-                    self.add_up(tree, n, |v| &mut v.changes, st.change);
+                    changes.add(self, tree, n, st.change);
                 }
                 if st.removed > 0 {
-                    self.add_up(tree, n, |v| &mut v.removed, st.removed);
+                    removed.add(self, tree, n, st.removed);
                 }
                 if st.status != Status::Unmodified {
                     let mut x = n;
@@ -218,6 +222,8 @@ impl ViewData {
                     }
                 }
             }
+            changes.flush(self, tree);
+            removed.flush(self, tree);
         }
     }
 
@@ -334,6 +340,45 @@ impl NodeState {
             f |= DIR;
         }
         f
+    }
+}
+
+/// Deltas added to one size field of nodes and all their ancestors, summed over a run of
+/// siblings (changed paths come in id order, so siblings mostly follow each other) and carried up
+/// the tree once per run, not once per path.
+struct UpSum {
+    field: fn(&mut ViewData) -> &mut Vec<u64>,
+    /// The parent of the run, and the run's sum so far (wrapping: deltas may subtract).
+    run: Option<(NodeId, u64)>,
+}
+
+impl UpSum {
+    fn new(field: fn(&mut ViewData) -> &mut Vec<u64>) -> Self {
+        UpSum { field, run: None }
+    }
+
+    /// Adds `delta` to `n`'s field now, and to its ancestors' when the run ends.
+    fn add(&mut self, v: &mut ViewData, tree: &Tree, n: NodeId, delta: u64) {
+        let slot = &mut (self.field)(v)[n as usize];
+        *slot = slot.wrapping_add(delta);
+        if n == ROOT {
+            return;
+        }
+        let p = tree.node(n).parent;
+        match &mut self.run {
+            Some((q, sum)) if *q == p => *sum = sum.wrapping_add(delta),
+            _ => {
+                self.flush(v, tree);
+                self.run = Some((p, delta));
+            }
+        }
+    }
+
+    /// Carries the run's sum up from its parent.
+    fn flush(&mut self, v: &mut ViewData, tree: &Tree) {
+        if let Some((p, sum)) = self.run.take() {
+            v.add_up(tree, p, self.field, sum);
+        }
     }
 }
 
