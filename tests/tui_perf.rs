@@ -82,16 +82,17 @@ fn big(paths: usize) -> Analysis {
     b.finish()
 }
 
-#[test]
-#[ignore = "timing: run in release with --ignored"]
-fn key_press_to_frame_on_a_big_image() {
-    let paths: usize = std::env::var("DSIZE_PERF_PATHS")
+/// The synthetic tree's size: `DSIZE_PERF_PATHS`, else `default`.
+fn perf_paths(default: usize) -> usize {
+    std::env::var("DSIZE_PERF_PATHS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(500_000);
-    let t = Instant::now();
-    // DSIZE_PERF_IMAGE: an image archive to read instead of the synthetic tree.
-    let a = Arc::new(match std::env::var_os("DSIZE_PERF_IMAGE") {
+        .unwrap_or(default)
+}
+
+/// The image `DSIZE_PERF_IMAGE` names (an archive), else the synthetic tree of `paths` paths.
+fn image_or(paths: usize) -> Analysis {
+    match std::env::var_os("DSIZE_PERF_IMAGE") {
         Some(path) => dsize::pipeline::analyze(
             &dsize::source::ImageRef::Archive(path.into()),
             &Default::default(),
@@ -100,7 +101,15 @@ fn key_press_to_frame_on_a_big_image() {
         )
         .expect("the image reads"),
         None => big(paths),
-    });
+    }
+}
+
+#[test]
+#[ignore = "timing: run in release with --ignored"]
+fn key_press_to_frame_on_a_big_image() {
+    let paths = perf_paths(500_000);
+    let t = Instant::now();
+    let a = Arc::new(image_or(paths));
     eprintln!("built {} paths in {:?}", a.tree.len(), t.elapsed());
     let times = dsize::tui::measure_frames(Arc::clone(&a), 120, 40, &dsize::tui::default_keys());
     eprintln!("first frame: {:?}", times.first_frame);
@@ -154,10 +163,7 @@ fn view_data_pass() {
 #[ignore = "timing: run in release with --ignored"]
 fn filter_walk() {
     use dsize::tui::state::paths::PathRegex;
-    let paths: usize = std::env::var("DSIZE_PERF_PATHS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
+    let paths = perf_paths(1_000_000);
     let patterns = std::env::var("DSIZE_PERF_PATTERNS").unwrap_or_else(|_| {
         [
             "l", "li", "lib", r"\.so$", "file1", "usr/d1/", "e1/f", "x?", "^/app",
@@ -189,16 +195,7 @@ fn filter_walk() {
 #[ignore = "timing: run in release with --ignored"]
 fn layer_moves() {
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    let a = Arc::new(match std::env::var_os("DSIZE_PERF_IMAGE") {
-        Some(path) => dsize::pipeline::analyze(
-            &dsize::source::ImageRef::Archive(path.into()),
-            &Default::default(),
-            &dsize::index::Progress::default(),
-            &mut |_| {},
-        )
-        .expect("the image reads"),
-        None => big(1_000_000),
-    });
+    let a = Arc::new(image_or(1_000_000));
     let layers = a.steps.len();
     let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
     let mut keys = Vec::new();
