@@ -321,14 +321,24 @@ impl Tree {
 
     /// All versions of a node, newest first.
     pub fn history(&self, id: NodeId) -> impl Iterator<Item = &Version> {
+        self.history_ids(id).map(|(_, v)| v)
+    }
+
+    /// [`Tree::history`] with each version's index (for [`Tree::version`]).
+    pub fn history_ids(&self, id: NodeId) -> impl Iterator<Item = (u32, &Version)> {
         let mut v = self.nodes[id as usize].last;
         std::iter::from_fn(move || {
             (v != NONE).then(|| {
-                let ver = &self.versions[v as usize];
+                let (i, ver) = (v, &self.versions[v as usize]);
                 v = ver.prev;
-                ver
+                (i, ver)
             })
         })
+    }
+
+    /// A version by its index, as [`Tree::history_ids`] gives it.
+    pub fn version(&self, v: u32) -> &Version {
+        &self.versions[v as usize]
     }
 
     /// A symlink version's target.

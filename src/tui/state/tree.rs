@@ -96,21 +96,20 @@ impl ViewData {
     /// [`ViewData::compute`] and the [`ChangeIndex`] of `steps` steps in the same pass: both read
     /// every node's versions, so they are read once.
     pub fn compute_indexed(tree: &Tree, step: u16, steps: usize) -> (Self, ChangeIndex) {
-        let mut by_step: Vec<Vec<NodeId>> = vec![Vec::new(); steps];
-        let view = Self::walk(tree, step, None, Some(&mut by_step));
+        let mut listed: Vec<Vec<(NodeId, u32)>> = vec![Vec::new(); steps];
+        let view = Self::walk(tree, step, None, Some(&mut listed));
         // The walk went from the last node down; the index lists nodes in id order.
-        for s in &mut by_step {
-            s.reverse();
-        }
-        (view, ChangeIndex { by_step })
+        let (by_step, newest) = listed.into_iter().map(|s| s.into_iter().rev().unzip()).unzip();
+        (view, ChangeIndex { by_step, newest })
     }
 
-    /// The pass: with `by_step`, every version of every node is also listed under its step.
+    /// The pass: with `by_step`, every version of every node is also listed under its step,
+    /// with the node's newest version of that step.
     fn walk(
         tree: &Tree,
         step: u16,
         reuse: Option<ViewData>,
-        mut by_step: Option<&mut Vec<Vec<NodeId>>>,
+        mut by_step: Option<&mut Vec<Vec<(NodeId, u32)>>>,
     ) -> Self {
         let len = tree.len();
         let (mut flags, mut whole, mut changes, mut removed) = match reuse {
@@ -129,9 +128,16 @@ impl ViewData {
                 None => tree.version_at(n, step),
                 Some(by_step) => {
                     let mut at = None;
-                    for v in tree.history(n) {
+                    // Newest first: the first version of a step is its newest.
+                    let mut newest: Option<(u16, u32)> = None;
+                    for (i, v) in tree.history_ids(n) {
+                        let i = match newest {
+                            Some((layer, first)) if layer == v.layer => first,
+                            _ => i,
+                        };
+                        newest = Some((v.layer, i));
                         if let Some(s) = by_step.get_mut(usize::from(v.layer)) {
-                            s.push(n);
+                            s.push((n, i));
                         }
                         if at.is_none() && v.layer <= step {
                             at = Some(v);
@@ -182,8 +188,9 @@ impl ViewData {
             let later = index.at(from.max(next));
             let mut arrived = Vec::with_capacity(if forward { later.len() } else { 0 });
             let mut whole = UpSum::new(|v| &mut v.whole);
-            for &n in later {
-                let (lo, hi) = states_across(tree, n, from.min(next));
+            let versions = index.versions(from.max(next));
+            for (&n, &v) in later.iter().zip(versions) {
+                let (lo, hi) = states_across(tree, tree.version(v), from.min(next));
                 let (old, new) = if forward { (lo, hi) } else { (hi, lo) };
                 let f = &mut self.flags[n as usize];
                 *f = (*f & !(PRESENT | DIR)) | (new.flags() & (PRESENT | DIR));
@@ -198,10 +205,11 @@ impl ViewData {
             self.step = next;
             let mut changes = UpSum::new(|v| &mut v.changes);
             let mut removed = UpSum::new(|v| &mut v.removed);
-            for (i, &n) in index.at(next).iter().enumerate() {
+            let versions = index.versions(next);
+            for (i, (&n, &v)) in index.at(next).iter().zip(versions).enumerate() {
                 let st = match arrived.get(i) {
                     Some(st) => *st,
-                    None => node_state(tree, n, next),
+                    None => state_of(tree, Some(tree.version(v)), next),
                 };
                 let f = &mut self.flags[n as usize];
                 *f = (*f & !(STATUS_MASK | DIR)) | (st.flags() & (STATUS_MASK | DIR));
@@ -382,23 +390,16 @@ impl UpSum {
     }
 }
 
-fn node_state(tree: &Tree, n: NodeId, step: u16) -> NodeState {
-    state_of(tree, tree.version_at(n, step), step)
+/// The node's state at steps `lo` and `lo + 1`, for a node that step `lo + 1` changed, from its
+/// newest version of that step: the newest at `lo` is the one below it.
+fn states_across(tree: &Tree, at_hi: &Version, lo: u16) -> (NodeState, NodeState) {
+    (
+        state_of(tree, tree.previous(at_hi), lo),
+        state_of(tree, Some(at_hi), lo + 1),
+    )
 }
 
-/// [`node_state`] at steps `lo` and `lo + 1`, from one walk of the node's versions.
-fn states_across(tree: &Tree, n: NodeId, lo: u16) -> (NodeState, NodeState) {
-    let hi = lo + 1;
-    let at_hi = tree.version_at(n, hi);
-    // Versions go down the chain by step: below one made at `hi` comes the newest at `lo`.
-    let at_lo = match at_hi {
-        Some(v) if v.layer == hi => tree.previous(v),
-        other => other,
-    };
-    (state_of(tree, at_lo, lo), state_of(tree, at_hi, hi))
-}
-
-/// [`node_state`] from the node's newest version at or below the step.
+/// A node's state at a step, from its newest version at or below the step.
 fn state_of(tree: &Tree, at: Option<&Version>, step: u16) -> NodeState {
     let mut st = NodeState {
         status: Status::Unmodified,
@@ -449,11 +450,19 @@ fn state_of(tree: &Tree, at: Option<&Version>, step: u16) -> NodeState {
 #[derive(Debug, Default)]
 pub struct ChangeIndex {
     by_step: Vec<Vec<NodeId>>,
+    /// For each node of `by_step`, its newest version of that step (so moving a view reads it
+    /// at once instead of walking the node's versions down from its last).
+    newest: Vec<Vec<u32>>,
 }
 
 impl ChangeIndex {
     pub fn at(&self, step: u16) -> &[NodeId] {
         self.by_step.get(usize::from(step)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The newest version each node of [`ChangeIndex::at`] has of the step.
+    fn versions(&self, step: u16) -> &[u32] {
+        self.newest.get(usize::from(step)).map_or(&[], Vec::as_slice)
     }
 
     /// The work of moving a view from one step to another, in paths: each step crossed costs the
@@ -1253,6 +1262,14 @@ mod tests {
             let (v, index) = ViewData::compute_indexed(&a.tree, step, steps);
             same(&v, &ViewData::compute(&a.tree, step, None));
             assert_eq!(index.by_step, index_one_by_one(&a.tree, steps));
+            // Each listed node's version of the step is its newest there.
+            for s in 0..steps as u16 {
+                assert_eq!(index.at(s).len(), index.versions(s).len());
+                for (&n, &v) in index.at(s).iter().zip(index.versions(s)) {
+                    let newest = a.tree.version_at(n, s).expect("a version at the step");
+                    assert!(std::ptr::eq(a.tree.version(v), newest), "node {n} step {s}");
+                }
+            }
         }
         // Fewer steps than versions name: the extra ones are left out, as before.
         let (_, short) = ViewData::compute_indexed(&a.tree, 0, 2);
