@@ -4,7 +4,8 @@
 //! state its parent's children start in (the parent's state fed `/`, kept once per directory) fed
 //! the node's own name, so each name is read once instead of once per path below it, and nodes
 //! are read in id order (parents first), the order the arena keeps them in. In the state most
-//! names start in, the bytes that keep the DFA there are passed over without a transition. Below a node that matched for good (every longer path matches too) or that can no longer
+//! names start in, the bytes that keep the DFA there are passed over without a transition.
+//! Below a node that matched for good (every longer path matches too) or that can no longer
 //! match (a dead state) nothing is read. Big trees are split in two id ranges walked on two
 //! threads; a range starts from the states of the parents it needs, computed on the way.
 //!
@@ -128,8 +129,8 @@ fn feed(
     Some(sid)
 }
 
-/// The state most names start in (the start state fed `/`) and the bytes that move the DFA out
-/// of it. Every other byte keeps it there, so a run of them needs no transitions: for a filter
+/// The state most names start in (the root's children's, the start state fed `/`) and the bytes
+/// that move the DFA out of it. Every other byte keeps it there, so a run of them needs no transitions: for a filter
 /// such as `lib`, a name is read by looking for an `l` or an `L`.
 struct Skip {
     state: LazyStateID,
@@ -139,8 +140,7 @@ struct Skip {
 impl Skip {
     /// None when the state keeps itself on fewer than half of the bytes (skipping would rarely
     /// pay), or is a match or dead. None also when the DFA gives up, which the walk then sees.
-    fn new(dfa: &DFA, cache: &mut Cache, start: LazyStateID) -> Option<Skip> {
-        let state = dfa.next_state(cache, start, b'/').ok()?;
+    fn new(dfa: &DFA, cache: &mut Cache, state: LazyStateID) -> Option<Skip> {
         if state.is_tagged() {
             return None;
         }
@@ -177,6 +177,11 @@ fn walk(dfa: &DFA, tree: &Tree, only: Option<&Bits>) -> Option<Bits> {
     a.or(&b?);
     Some(a)
 }
+
+/// A node's state (its path fed through the DFA) and the state its children start in (`/` fed
+/// too, when it has children); None for both when the walk skips it (below a skipped node, or
+/// not among the earlier matches).
+type NodeStates = (Option<LazyStateID>, Option<LazyStateID>);
 
 /// One id range of the walk, with its own DFA cache (state ids belong to the cache).
 struct Range<'t> {
@@ -215,8 +220,8 @@ impl<'t> Range<'t> {
             .dfa
             .start_state(&mut self.cache, &start::Config::new())
             .ok()?;
-        self.skip = Skip::new(self.dfa, &mut self.cache, start);
         let root = feed(self.dfa, &mut self.cache, start, b"/", None)?;
+        self.skip = Skip::new(self.dfa, &mut self.cache, root);
         let mut bits = Bits::new(self.tree.len());
         self.states.reserve(hi - self.lo);
         for n in self.lo..hi {
@@ -239,16 +244,9 @@ impl<'t> Range<'t> {
         Some(bits)
     }
 
-    /// Node `n`'s state from the state its parent's children start in: its path fed through the
-    /// DFA, and the state its own children start in (`/` fed too, when it has children). None:
-    /// skipped (below a skipped node, or not among the earlier matches). None when the DFA gives
-    /// up.
-    #[allow(clippy::type_complexity)]
-    fn step(
-        &mut self,
-        from: Option<LazyStateID>,
-        n: NodeId,
-    ) -> Option<(Option<LazyStateID>, Option<LazyStateID>)> {
+    /// Node `n`'s states from the state its parent's children start in. None when the DFA
+    /// gives up.
+    fn step(&mut self, from: Option<LazyStateID>, n: NodeId) -> Option<NodeStates> {
         let Some(f) = from else { return Some((None, None)) };
         if self.only.is_some_and(|o| !o.get(n as usize)) {
             return Some((None, None));
@@ -422,7 +420,8 @@ mod tests {
             let dfa = PathRegex::new(p, true).unwrap().dfa.unwrap();
             let mut cache = dfa.create_cache();
             let start = dfa.start_state(&mut cache, &start::Config::new()).unwrap();
-            Skip::new(&dfa, &mut cache, start).map(|k| k.leaves.iter().filter(|l| **l).count())
+            let root = feed(&dfa, &mut cache, start, b"/", None).unwrap();
+            Skip::new(&dfa, &mut cache, root).map(|k| k.leaves.iter().filter(|l| **l).count())
         };
         assert_eq!(skips("lib"), Some(2));
         assert_eq!(skips(r"\.so$"), Some(1));

@@ -1070,19 +1070,19 @@ impl TreeState {
     /// Takes the matches of a finished filter job. `wait`: until it is done. True when the rows
     /// change.
     pub fn poll_filter(&mut self, wait: bool) -> bool {
-        let Some(job) = &self.filter.job else {
+        let Some(job) = self.filter.job.take() else {
             return false;
         };
         let matches = if wait {
             job.done.recv().ok()
         } else {
             match job.done.try_recv() {
-                Err(crossbeam_channel::TryRecvError::Empty) => return false,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    self.filter.job = Some(job);
+                    return false;
+                }
                 r => r.ok(),
             }
-        };
-        let Some(job) = self.filter.job.take() else {
-            return false;
         };
         let current = self.filter.regex.as_ref().is_some_and(|re| re.same(&job.regex));
         match matches {
