@@ -130,8 +130,8 @@ fn feed(
 }
 
 /// The state most names start in (the root's children's, the start state fed `/`) and the bytes
-/// that move the DFA out of it. Every other byte keeps it there, so a run of them needs no transitions: for a filter
-/// such as `lib`, a name is read by looking for an `l` or an `L`.
+/// that move the DFA out of it. Every other byte keeps it there, so a run of them needs no
+/// transitions: for a filter such as `lib`, a name is read by looking for an `l` or an `L`.
 struct Skip {
     state: LazyStateID,
     leaves: [bool; 256],
