@@ -148,11 +148,9 @@ impl<R: Read> ZstdRing<R> {
             }
             let window = fh.windowSize.max(1 << 10);
             if window > 1 << ZSTD_WINDOW_LOG_MAX {
-                return Err(io::Error::other(DecodeError {
-                    what: "zstd",
-                    message: format!("Frame requires too much memory for decoding: a {window}-byte window"),
-                    truncated: false,
-                }));
+                return Err(corrupt_text(&format!(
+                    "Frame requires too much memory for decoding: a {window}-byte window"
+                )));
             }
             // SAFETY: a pure function of two numbers.
             let size = unsafe { sys::ZSTD_decodingBufferSize_min(window, fh.frameContentSize) };
