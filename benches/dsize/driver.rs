@@ -8,8 +8,21 @@ use crate::run::{self, Opts, Row};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// `--only` names images (`files-400k`) or one archive of an image (`files-400k:zstd`).
 fn wanted(opts: &Opts, name: &str) -> bool {
-    opts.only.is_empty() || opts.only.iter().any(|o| o == name)
+    opts.only.is_empty() || opts.only.iter().any(|o| o.split(':').next() == Some(name))
+}
+
+/// Whether `run` measures this archive of image `name`: every archive of a chosen image, or
+/// only the one in the format after the colon (`tar`, `gzip`, `zstd`).
+fn wanted_file(opts: &Opts, name: &str, file: &str) -> bool {
+    opts.only.is_empty()
+        || opts.only.iter().any(|o| match o.split_once(':') {
+            None => o == name,
+            Some((n, label)) => {
+                n == name && images::Format::from_label(label).is_some_and(|f| file.ends_with(f.suffix()))
+            }
+        })
 }
 
 /// Writes the images (all, or only the missing ones).
@@ -60,7 +73,7 @@ pub fn bench(opts: &Opts, log: &mut dyn Write) -> io::Result<String> {
             continue;
         }
         let f = facts(&opts.data, spec.name)?;
-        for file in &f.files {
+        for file in f.files.iter().filter(|x| wanted_file(opts, spec.name, x)) {
             let row = run::measure(opts, &f, file, log)?;
             check(&f, &row)?;
             rows.push(row);

@@ -20,6 +20,16 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format a `--only NAME:FORMAT` names: `tar`, `gzip` or `zstd`.
+    pub fn from_label(label: &str) -> Option<Format> {
+        match label {
+            "tar" => Some(Format::DockerSave),
+            "gzip" => Some(Format::OciGzip),
+            "zstd" => Some(Format::OciZstd),
+            _ => None,
+        }
+    }
+
     pub fn suffix(self) -> &'static str {
         match self {
             Format::DockerSave => "docker.tar",

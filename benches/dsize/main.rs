@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo bench --bench dsize -- gen   [--data DIR] [--only NAME,…]
-//! cargo bench --bench dsize -- run   [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive]
+//! cargo bench --bench dsize -- run   [--data DIR] [--only NAME[:FORMAT],…] [--runs N] [--dive-limit SECS | --no-dive]
 //! cargo bench --bench dsize -- daemon [--data DIR] [--only NAME,…] [--runs N] [--keep-loaded]
 //! cargo bench --bench dsize -- smoke            # tiny images in a temp dir, a few seconds
 //! ```
@@ -25,8 +25,9 @@ use std::process::ExitCode;
 /// Prints the usage: to stdout with success when asked for (`help`), else to stderr with 2.
 fn usage(asked: bool) -> ExitCode {
     let text = format!(
-        "usage: cargo bench --bench dsize -- (gen|run|all|daemon|smoke|help) [--data DIR] [--only NAME,…] [--runs N] [--dive-limit SECS | --no-dive] [--keep-loaded]\n\
-         gen: write the images; run: dsize, the floor and dive on each archive; all: gen (missing only) then run;\n\
+        "usage: cargo bench --bench dsize -- (gen|run|all|daemon|smoke|help) [--data DIR] [--only NAME[:FORMAT],…] [--runs N] [--dive-limit SECS | --no-dive] [--keep-loaded]\n\
+         gen: write the images; run: dsize, the floor and dive on each archive (NAME:FORMAT, e.g. files-400k:zstd,\n\
+         \x20 only that archive: tar, gzip or zstd); all: gen (missing only) then run;\n\
          daemon: each image's docker save archive through the Docker daemon: load it (unless loaded), time the\n\
          \x20 export alone (GET /images/TAG/get, first byte and all) and `dsize docker:TAG --ci` side by side, remove\n\
          \x20 what was loaded (unless --keep-loaded); the vfs storage driver copies every layer, so pick images with --only;\n\
@@ -75,6 +76,19 @@ fn main() -> ExitCode {
             "--keep-loaded" => keep_loaded = true,
             "-h" | "--help" => return usage(true),
             _ => return usage(false),
+        }
+    }
+    let names: Vec<&str> = images::catalogue(1.0).iter().map(|s| s.name).collect();
+    for o in &only {
+        let (name, format) = o
+            .split_once(':')
+            .map_or((o.as_str(), None), |(n, f)| (n, Some(f)));
+        if !names.contains(&name) || format.is_some_and(|f| images::Format::from_label(f).is_none()) {
+            eprintln!(
+                "--only {o}: no such image or archive (images: {}; formats: tar, gzip, zstd)",
+                names.join(", ")
+            );
+            return ExitCode::from(2);
         }
     }
     let opts = run::Opts {
