@@ -315,6 +315,7 @@ fn walk<I: Input>(
     let mut aufs = 0u64;
     let mut escaped = 0u64;
     let mut rooted = 0u64;
+    let aufs_marker = memchr::memmem::Finder::new(AUFS_PREFIX);
     while let Some(entry) = tar.next(&mut headers)? {
         if progress.cancel.load(Ordering::Relaxed) {
             return Err(IndexError::Cancelled);
@@ -331,10 +332,7 @@ fn walk<I: Input>(
         }
         let name_start = scratch.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1);
         let name = &scratch[name_start..];
-        let in_aufs_dir = scratch[..name_start]
-            .split(|b| *b == b'/')
-            .any(|c| c.starts_with(b".wh..wh."));
-        if in_aufs_dir {
+        if in_aufs_dir(&aufs_marker, &scratch[..name_start]) {
             aufs += 1;
             continue;
         }
@@ -395,6 +393,15 @@ fn walk<I: Input>(
     // Bytes after the end-of-archive blocks are part of the diff_id too.
     let (_, digest) = tar.finish()?;
     Ok((out, digest.map(|d| format!("sha256:{}", hex::encode(d)))))
+}
+
+/// Names starting with this are AUFS metadata (`.wh..wh..opq`, `.wh..wh.plnk`, …).
+const AUFS_PREFIX: &[u8] = b".wh..wh.";
+
+/// True when a component of `parent` starts with [`AUFS_PREFIX`]. The search for the marker
+/// anywhere runs first: it is vectorised, and almost no path has it.
+fn in_aufs_dir(marker: &memchr::memmem::Finder<'_>, parent: &[u8]) -> bool {
+    marker.find_iter(parent).any(|i| i == 0 || parent[i - 1] == b'/')
 }
 
 /// Counts blob bytes read into the shared progress counter.

@@ -146,12 +146,27 @@ fn size_limit_stops_a_bomb() {
 fn aufs_metadata_and_bare_whiteout_are_noted() {
     let tar = layer()
         .file(".wh..wh.plnk/123", 0)
+        .file("a/b/.wh..wh.plnk/c/9", 0)
         .file("x/.wh.", 0)
         .file("ok", 1)
+        // The marker inside a component, not at its start: ordinary names.
+        .file("a/x.wh..wh.y/z", 2)
+        .file("a.wh..wh./k", 3)
         .tar_bytes();
     let got = index(&tar, None).unwrap();
-    assert_eq!(got.entries.entries.len(), 1);
+    let paths: Vec<&[u8]> = got
+        .entries
+        .entries
+        .iter()
+        .map(|e| got.entries.bytes(e.path))
+        .collect();
+    assert_eq!(paths, [&b"ok"[..], b"a/x.wh..wh.y/z", b"a.wh..wh./k"]);
     assert_eq!(got.entries.notes.len(), 2, "{:?}", got.entries.notes);
+    assert!(
+        got.entries.notes.iter().any(|n| n.starts_with("2 AUFS")),
+        "{:?}",
+        got.entries.notes
+    );
 }
 
 #[test]
