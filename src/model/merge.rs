@@ -148,8 +148,14 @@ impl Merger {
     /// Walks (and creates) the parents of `path`, making each a visible directory at `layer`.
     /// Returns the node for `path` itself.
     fn ensure_parents(&mut self, path: &[u8], layer: u16) -> NodeId {
-        let parent_len = path.iter().rposition(|b| *b == b'/').unwrap_or(0);
+        let parent_len = memchr::memrchr(b'/', path).unwrap_or(0);
         let parent = &path[..parent_len];
+        let name = &path[if parent_len == 0 { 0 } else { parent_len + 1 }..];
+        // Most entries sit in the directory of the entry before them: the whole cache holds.
+        if parent == &self.cache_path[..] {
+            let dir = self.cache.last().map_or(ROOT, |(_, n)| *n);
+            return self.tree.child_or_insert(dir, name);
+        }
         // Reuse the longest cached prefix of whole components. Each cached prefix extends the one
         // before it, so only its last component needs comparing (deep paths stay linear).
         let mut keep = 0;
@@ -193,7 +199,6 @@ impl Merger {
             self.cache.push((end, node));
             pos = end;
         }
-        let name = &path[if parent_len == 0 { 0 } else { parent_len + 1 }..];
         self.tree.child_or_insert(node, name)
     }
 
