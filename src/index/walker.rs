@@ -422,7 +422,16 @@ struct Pax<'a>(&'a [u8]);
 
 impl<'a> Pax<'a> {
     /// The last value of `key` (later records win); parsing stops at the first malformed record.
+    #[inline]
     fn get(&self, key: &[u8]) -> Option<&'a [u8]> {
+        // Most entries have no PAX records: six lookups per header cost nothing then.
+        if self.0.is_empty() {
+            return None;
+        }
+        self.find(key)
+    }
+
+    fn find(&self, key: &[u8]) -> Option<&'a [u8]> {
         let mut rest = self.0;
         let mut found = None;
         while !rest.is_empty() {

@@ -148,13 +148,11 @@ fn is_clean(p: &[u8]) -> bool {
     // Each component starts at 0 or after a `/`; a bad one is "", "." or "..".
     let bad = |c: &[u8]| c.is_empty() || c == b"." || c == b"..";
     let mut start = 0;
-    for (i, b) in p.iter().enumerate() {
-        if *b == b'/' {
-            if bad(&p[start..i]) {
-                return false;
-            }
-            start = i + 1;
+    for i in memchr::memchr_iter(b'/', p) {
+        if bad(&p[start..i]) {
+            return false;
         }
+        start = i + 1;
     }
     !bad(&p[start..])
 }
