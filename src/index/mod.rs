@@ -315,7 +315,6 @@ fn walk<I: Input>(
     let mut aufs = 0u64;
     let mut escaped = 0u64;
     let mut rooted = 0u64;
-    let aufs_marker = memchr::memmem::Finder::new(AUFS_PREFIX);
     while let Some(entry) = tar.next(&mut headers)? {
         if progress.cancel.load(Ordering::Relaxed) {
             return Err(IndexError::Cancelled);
@@ -330,9 +329,9 @@ fn walk<I: Input>(
         if normalize_path(entry.path, &mut scratch) {
             escaped += 1;
         }
-        let name_start = scratch.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1);
+        let name_start = memchr::memrchr(b'/', &scratch).map_or(0, |i| i + 1);
         let name = &scratch[name_start..];
-        if in_aufs_dir(&aufs_marker, &scratch[..name_start]) {
+        if in_aufs_dir(&scratch[..name_start]) {
             aufs += 1;
             continue;
         }
@@ -398,10 +397,10 @@ fn walk<I: Input>(
 /// Names starting with this are AUFS metadata (`.wh..wh..opq`, `.wh..wh.plnk`, …).
 const AUFS_PREFIX: &[u8] = b".wh..wh.";
 
-/// True when a component of `parent` starts with [`AUFS_PREFIX`]. The search for the marker
-/// anywhere runs first: it is vectorised, and almost no path has it.
-fn in_aufs_dir(marker: &memchr::memmem::Finder<'_>, parent: &[u8]) -> bool {
-    marker.find_iter(parent).any(|i| i == 0 || parent[i - 1] == b'/')
+/// True when a component of `parent` starts with [`AUFS_PREFIX`].
+fn in_aufs_dir(parent: &[u8]) -> bool {
+    parent.starts_with(AUFS_PREFIX)
+        || memchr::memchr_iter(b'/', parent).any(|i| parent[i + 1..].starts_with(AUFS_PREFIX))
 }
 
 /// Counts blob bytes read into the shared progress counter.
