@@ -210,7 +210,10 @@ impl<I: Input> Walker<I> {
                     }
                 }
             }
-            self.skip(padded)?;
+            // Links, devices, directories and FIFOs have no body, whatever their size field says:
+            // Go's archive/tar (Docker's applier, dive) reads the next header right after them.
+            let header_only = matches!(typ, b'1' | b'2' | b'3' | b'4' | b'5' | b'6');
+            self.skip(if header_only { 0 } else { padded })?;
             let Scratch {
                 header,
                 pending,

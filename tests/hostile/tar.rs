@@ -372,3 +372,22 @@ fn tar_headers_read_as_docker_reads_them() {
     assert!(a.tree.lookup(b"eaten").is_none());
     assert_eq!(a.totals.stored_bytes, 35);
 }
+
+/// Directories, links, devices and FIFOs have no body, whatever their size field says: Go's
+/// archive/tar (which Docker applies layers with) reads the next header right after them.
+#[test]
+fn header_only_types_have_no_body() {
+    let t = Tar::new()
+        .header(Hdr::new(b"d", b'5', 1024))
+        .header(Hdr::new(b"s", b'2', 512).link(b"after"))
+        .header(Hdr::new(b"h", b'1', 700).link(b"after"))
+        .header(Hdr::new(b"fifo", b'6', 9))
+        .file("after", 3)
+        .finish();
+    let a = analysis(&docker_archive(&[t]));
+    assert_eq!(visible(&a, b"d"), Some((Kind::Dir, 0)));
+    assert_eq!(visible(&a, b"s"), Some((Kind::Symlink, 0)));
+    assert_eq!(visible(&a, b"fifo"), Some((Kind::Special, 0)));
+    assert_eq!(visible(&a, b"after"), Some((Kind::File, 3)));
+    assert_eq!(a.totals.stored_bytes, 3);
+}
