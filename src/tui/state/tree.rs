@@ -99,12 +99,12 @@ impl ViewData {
         let mut listed: Vec<Vec<(NodeId, u32)>> = vec![Vec::new(); steps];
         let view = Self::walk(tree, step, None, Some(&mut listed));
         // The walk went from the last node down; the index lists nodes in id order.
-        let (by_step, newest) = listed.into_iter().map(|s| s.into_iter().rev().unzip()).unzip();
-        (view, ChangeIndex { by_step, newest })
+        let (by_step, versions) = listed.into_iter().map(|s| s.into_iter().rev().unzip()).unzip();
+        (view, ChangeIndex { by_step, versions })
     }
 
     /// The pass: with `by_step`, every version of every node is also listed under its step,
-    /// with the node's newest version of that step.
+    /// with the version itself.
     fn walk(
         tree: &Tree,
         step: u16,
@@ -128,14 +128,8 @@ impl ViewData {
                 None => tree.version_at(n, step),
                 Some(by_step) => {
                     let mut at = None;
-                    // Newest first: the first version of a step is its newest.
-                    let mut newest: Option<(u16, u32)> = None;
+                    // A node has at most one version per step (`Tree::set_version`).
                     for (i, v) in tree.history_ids(n) {
-                        let i = match newest {
-                            Some((layer, first)) if layer == v.layer => first,
-                            _ => i,
-                        };
-                        newest = Some((v.layer, i));
                         if let Some(s) = by_step.get_mut(usize::from(v.layer)) {
                             s.push((n, i));
                         }
@@ -391,7 +385,7 @@ impl UpSum {
 }
 
 /// The node's state at steps `lo` and `lo + 1`, for a node that step `lo + 1` changed, from its
-/// newest version of that step: the newest at `lo` is the one below it.
+/// version of that step: the newest at `lo` is the one below it.
 fn states_across(tree: &Tree, at_hi: &Version, lo: u16) -> (NodeState, NodeState) {
     (
         state_of(tree, tree.previous(at_hi), lo),
@@ -450,9 +444,9 @@ fn state_of(tree: &Tree, at: Option<&Version>, step: u16) -> NodeState {
 #[derive(Debug, Default)]
 pub struct ChangeIndex {
     by_step: Vec<Vec<NodeId>>,
-    /// For each node of `by_step`, its newest version of that step (so moving a view reads it
-    /// at once instead of walking the node's versions down from its last).
-    newest: Vec<Vec<u32>>,
+    /// For each node of `by_step`, its version of that step (so moving a view reads it at once
+    /// instead of walking the node's versions down from its last).
+    versions: Vec<Vec<u32>>,
 }
 
 impl ChangeIndex {
@@ -460,9 +454,9 @@ impl ChangeIndex {
         self.by_step.get(usize::from(step)).map_or(&[], Vec::as_slice)
     }
 
-    /// The newest version each node of [`ChangeIndex::at`] has of the step.
+    /// The version each node of [`ChangeIndex::at`] has of the step.
     fn versions(&self, step: u16) -> &[u32] {
-        self.newest.get(usize::from(step)).map_or(&[], Vec::as_slice)
+        self.versions.get(usize::from(step)).map_or(&[], Vec::as_slice)
     }
 
     /// The work of moving a view from one step to another, in paths: each step crossed costs the
