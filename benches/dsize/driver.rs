@@ -8,21 +8,19 @@ use crate::run::{self, Opts, Row};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// `--only` names images (`files-400k`) or one archive of an image (`files-400k:zstd`).
+/// Whether `--only` chose image `name` (every image when it is not given).
 fn wanted(opts: &Opts, name: &str) -> bool {
-    opts.only.is_empty() || opts.only.iter().any(|o| o.split(':').next() == Some(name))
+    opts.only.is_empty() || opts.only.iter().any(|o| o.name == name)
 }
 
-/// Whether `run` measures this archive of image `name`: every archive of a chosen image, or
-/// only the one in the format after the colon (`tar`, `gzip`, `zstd`).
+/// Whether `run` measures this archive of image `name`: every archive of a chosen image, or only
+/// the one in the chosen format.
 fn wanted_file(opts: &Opts, name: &str, file: &str) -> bool {
     opts.only.is_empty()
-        || opts.only.iter().any(|o| match o.split_once(':') {
-            None => o == name,
-            Some((n, label)) => {
-                n == name && images::Format::from_label(label).is_some_and(|f| file.ends_with(f.suffix()))
-            }
-        })
+        || opts
+            .only
+            .iter()
+            .any(|o| o.name == name && o.format.is_none_or(|f| file.ends_with(f.suffix())))
 }
 
 /// Writes the images (all, or only the missing ones).

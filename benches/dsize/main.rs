@@ -48,6 +48,23 @@ fn usage(asked: bool) -> ExitCode {
     }
 }
 
+/// One `--only` value: `NAME` or `NAME:FORMAT`, both known.
+fn parse_only(o: &str) -> Result<run::Only, String> {
+    let names: Vec<&str> = images::catalogue(1.0).iter().map(|s| s.name).collect();
+    let (name, label) = o.split_once(':').map_or((o, None), |(n, f)| (n, Some(f)));
+    let format = label.map(images::Format::from_label);
+    if !names.contains(&name) || format.is_some_and(|f| f.is_none()) {
+        return Err(format!(
+            "--only {o}: no such image or archive (images: {}; formats: tar, gzip, zstd)",
+            names.join(", ")
+        ));
+    }
+    Ok(run::Only {
+        name: name.to_string(),
+        format: format.flatten(),
+    })
+}
+
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; ignore it.
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
@@ -69,26 +86,21 @@ fn main() -> ExitCode {
         let mut value = || it.next().cloned().unwrap_or_default();
         match a.as_str() {
             "--data" => data = PathBuf::from(value()),
-            "--only" => only = value().split(',').map(String::from).collect(),
+            "--only" => {
+                only = match value().split(',').map(parse_only).collect() {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             "--runs" => runs = value().parse().unwrap_or(3),
             "--dive-limit" => dive_limit = value().parse().ok(),
             "--no-dive" => dive_limit = None,
             "--keep-loaded" => keep_loaded = true,
             "-h" | "--help" => return usage(true),
             _ => return usage(false),
-        }
-    }
-    let names: Vec<&str> = images::catalogue(1.0).iter().map(|s| s.name).collect();
-    for o in &only {
-        let (name, format) = o
-            .split_once(':')
-            .map_or((o.as_str(), None), |(n, f)| (n, Some(f)));
-        if !names.contains(&name) || format.is_some_and(|f| images::Format::from_label(f).is_none()) {
-            eprintln!(
-                "--only {o}: no such image or archive (images: {}; formats: tar, gzip, zstd)",
-                names.join(", ")
-            );
-            return ExitCode::from(2);
         }
     }
     let opts = run::Opts {

@@ -3,7 +3,7 @@
 //! tar seeks over bodies, as dsize does), `zcat`/`zstdcat` over each compressed blob, and the
 //! decoder dsize itself uses (flate2 with zlib-rs, zstd) on one thread.
 
-use crate::images::Facts;
+use crate::images::{Facts, Format};
 use dsize::index::{Compression, Magic, SNIFF_LEN, sniff};
 use std::ffi::OsStr;
 use std::fs::File;
@@ -21,9 +21,16 @@ pub struct Opts {
     pub runs: usize,
     /// dive's time limit; `None` skips dive.
     pub dive_limit: Option<f64>,
-    pub only: Vec<String>,
+    pub only: Vec<Only>,
     /// `daemon`: leave the images the bench loaded in the daemon.
     pub keep_loaded: bool,
+}
+
+/// One `--only` choice: an image (`files-400k`), or one archive of it (`files-400k:zstd`).
+#[derive(Debug, Clone)]
+pub struct Only {
+    pub name: String,
+    pub format: Option<Format>,
 }
 
 /// One layer blob inside an archive file.
