@@ -124,6 +124,8 @@ pub struct Analysis {
     /// For each `waste` item (same index), the leftover rule covering its path, if any:
     /// a cache deleted in a later layer.
     pub waste_rules: Vec<Option<usize>>,
+    /// `waste` grouped by removal (all files one removal hid together), biggest first.
+    pub waste_groups: Vec<WasteGroup>,
     /// Biggest first.
     pub leftovers: Vec<Leftover>,
     pub totals: Totals,
@@ -302,17 +304,9 @@ impl AnalysisBuilder {
             ..
         } = self.merger;
         waste.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.node.cmp(&b.node)));
-        // Both only read the tree: on two cores they take the time of the longer one.
-        let (waste_rules, leftovers) = rayon::join(
-            || {
-                let mut covering = leftovers::Covering::new(&tree);
-                waste
-                    .iter()
-                    .map(|w| covering.of(w.node).map(|(r, _)| r))
-                    .collect::<Vec<Option<usize>>>()
-            },
-            || leftovers::scan(&tree),
-        );
+        // Both sides only read the tree: on two cores they take the time of the longer one.
+        let ((waste_rules, waste_groups), leftovers) =
+            rayon::join(|| group_waste(&tree, &waste), || leftovers::scan(&tree));
         let mut steps = self.steps;
         for w in &waste {
             steps[usize::from(w.layer)].wasted_bytes += w.bytes;
@@ -330,6 +324,7 @@ impl AnalysisBuilder {
             tree,
             waste,
             waste_rules,
+            waste_groups,
             leftovers,
             totals,
             notes,
@@ -401,108 +396,129 @@ pub struct WasteGroup {
     pub rule: Option<usize>,
 }
 
-impl Analysis {
-    /// Waste grouped by removal, biggest first.
-    ///
-    /// A file's group is the highest directory above it that the hiding step removed for the same
-    /// reason (or the file itself). Files are taken in the order of their directory, so the files
-    /// of one directory ask about it once, and the tree is read in address order.
-    pub fn waste_groups(&self) -> Vec<WasteGroup> {
-        use super::tree::{Cause, NONE, NodeId, ROOT};
-        let tree = &self.tree;
-        // True when step `by` removed directory `p` for `cause` (so it belongs to the group of
-        // what it held).
-        let removed_with = |p: NodeId, by: u16, cause: Cause| {
-            matches!(tree.change_at(p, by),
+/// For each `waste` item (biggest first) the leftover rule covering it, and the waste grouped by
+/// removal, biggest first.
+///
+/// A file's group is the highest directory above it that the hiding step removed for the same
+/// reason (or the file itself). Files are taken in the order of their directory, so the files
+/// of one directory ask about it (and about the rule covering it) once, and the tree is read in
+/// address order.
+fn group_waste(tree: &Tree, waste: &[Waste]) -> (Vec<Option<usize>>, Vec<WasteGroup>) {
+    use super::tree::{Cause, NONE, NodeId, ROOT};
+    // True when step `by` removed directory `p` for `cause` (so it belongs to the group of
+    // what it held).
+    let removed_with = |p: NodeId, by: u16, cause: Cause| {
+        matches!(tree.change_at(p, by),
                 Some((Some(before), after)) if before.is_present() && after.cause() == Some(cause))
-        };
-        // The highest directory of a removal that holds `p` (NONE when the step did not remove
-        // `p` itself). Answers for directories above a removed one are kept: every directory
-        // removed with the same parent asks the same question.
-        let mut tops: hashbrown::HashMap<(NodeId, u16, Cause), NodeId> = hashbrown::HashMap::new();
-        let mut chain: Vec<NodeId> = Vec::new();
-        let mut top_of = |p: NodeId, by: u16, cause: Cause| -> NodeId {
-            chain.clear();
-            let mut d = p;
-            let mut top = loop {
-                if d == ROOT || d == NONE {
-                    break NONE;
-                }
-                if let Some(&t) = tops.get(&(d, by, cause)) {
-                    break t;
-                }
-                if !removed_with(d, by, cause) {
-                    if d != p {
-                        tops.insert((d, by, cause), NONE);
-                    }
-                    break NONE;
-                }
-                chain.push(d);
-                d = tree.node(d).parent;
-            };
-            for &d in chain.iter().rev() {
-                if top == NONE {
-                    top = d;
-                }
-                tops.insert((d, by, cause), top);
+    };
+    // The highest directory of a removal that holds `p` (NONE when the step did not remove
+    // `p` itself). Answers for directories above a removed one are kept: every directory
+    // removed with the same parent asks the same question.
+    let mut tops: hashbrown::HashMap<(NodeId, u16, Cause), NodeId> = hashbrown::HashMap::new();
+    let mut chain: Vec<NodeId> = Vec::new();
+    let mut top_of = |p: NodeId, by: u16, cause: Cause| -> NodeId {
+        chain.clear();
+        let mut d = p;
+        let mut top = loop {
+            if d == ROOT || d == NONE {
+                break NONE;
             }
-            top
+            if let Some(&t) = tops.get(&(d, by, cause)) {
+                break t;
+            }
+            if !removed_with(d, by, cause) {
+                if d != p {
+                    tops.insert((d, by, cause), NONE);
+                }
+                break NONE;
+            }
+            chain.push(d);
+            d = tree.node(d).parent;
         };
-        let mut by_dir: Vec<(NodeId, u16, Cause, u32)> = self
-            .waste
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (tree.node(w.node).parent, w.hidden_by, w.cause, i as u32))
-            .collect();
-        by_dir.sort_unstable();
-        // (group node, stored by, hidden by, cause, waste index) for every wasted file.
-        let mut members: Vec<(NodeId, u16, u16, Cause, u32)> = Vec::with_capacity(by_dir.len());
-        let mut last: Option<((NodeId, u16, Cause), NodeId)> = None;
-        for (p, by, cause, i) in by_dir {
-            let top = match last {
-                Some((key, top)) if key == (p, by, cause) => top,
-                _ => {
-                    let top = top_of(p, by, cause);
-                    last = Some(((p, by, cause), top));
-                    top
-                }
-            };
-            let w = &self.waste[i as usize];
-            let node = if top == NONE { w.node } else { top };
-            members.push((node, w.layer, by, cause, i));
+        for &d in chain.iter().rev() {
+            if top == NONE {
+                top = d;
+            }
+            tops.insert((d, by, cause), top);
         }
-        // One group per run of equal keys; within a run, files in waste order (the first rule
-        // found wins).
-        members.sort_unstable();
-        let mut out: Vec<WasteGroup> = Vec::new();
-        for (node, layer, hidden_by, cause, i) in members {
-            let w = &self.waste[i as usize];
-            let rule = self.waste_rules.get(i as usize).copied().flatten();
-            match out.last_mut() {
-                Some(g) if (g.node, g.layer, g.hidden_by, g.cause) == (node, layer, hidden_by, cause) => {
-                    g.bytes += w.bytes;
-                    g.files += 1;
-                    g.rule = g.rule.or(rule);
-                }
-                _ => out.push(WasteGroup {
-                    node,
+        top
+    };
+    // Sort keys are the tuples packed into one number, low bits the waste index: (parent,
+    // hiding step, cause, index), then (group node, storing step, hiding step, cause, index).
+    let run = |key: u128| key >> 32;
+    let mut by_dir: Vec<u128> = waste
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let p = tree.node(w.node).parent;
+            u128::from(p) << 64 | u128::from(w.hidden_by) << 48 | u128::from(w.cause as u8) << 32 | i as u128
+        })
+        .collect();
+    by_dir.sort_unstable();
+    let mut members: Vec<u128> = Vec::with_capacity(by_dir.len());
+    let mut last: Option<(u128, NodeId)> = None;
+    let mut covering = leftovers::Covering::new(tree);
+    let mut rules: Vec<Option<usize>> = vec![None; waste.len()];
+    for key in by_dir {
+        let i = key as u32 as usize;
+        let w = &waste[i];
+        let top = match last {
+            Some((r, top)) if r == run(key) => top,
+            _ => {
+                let top = top_of(tree.node(w.node).parent, w.hidden_by, w.cause);
+                last = Some((run(key), top));
+                top
+            }
+        };
+        rules[i] = covering.of(w.node).map(|(r, _)| r);
+        let node = if top == NONE { w.node } else { top };
+        members.push(
+            u128::from(node) << 96
+                | u128::from(w.layer) << 80
+                | u128::from(w.hidden_by) << 64
+                | u128::from(w.cause as u8) << 56
+                | i as u128,
+        );
+    }
+    // One group per run of equal keys; within a run, files in waste order (the first rule
+    // found wins).
+    members.sort_unstable();
+    let mut out: Vec<WasteGroup> = Vec::new();
+    let mut last_run = None;
+    for key in members {
+        let i = key as u32 as usize;
+        let w = &waste[i];
+        let rule = rules[i];
+        match out.last_mut() {
+            Some(g) if last_run == Some(run(key)) => {
+                g.bytes += w.bytes;
+                g.files += 1;
+                g.rule = g.rule.or(rule);
+            }
+            _ => {
+                last_run = Some(run(key));
+                out.push(WasteGroup {
+                    node: (key >> 96) as NodeId,
                     bytes: w.bytes,
                     files: 1,
-                    layer,
-                    hidden_by,
-                    cause,
+                    layer: w.layer,
+                    hidden_by: w.hidden_by,
+                    cause: w.cause,
                     rule,
-                }),
+                });
             }
         }
-        out.sort_by(|a, b| {
-            b.bytes
-                .cmp(&a.bytes)
-                .then(a.node.cmp(&b.node))
-                .then(a.layer.cmp(&b.layer))
-        });
-        out
     }
+    // Biggest first; ties in the order of the runs (groups are distinct on these keys).
+    out.sort_unstable_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(a.node.cmp(&b.node))
+            .then(a.layer.cmp(&b.layer))
+            .then(a.hidden_by.cmp(&b.hidden_by))
+            .then(a.cause.cmp(&b.cause))
+    });
+    (rules, out)
 }
 
 impl std::fmt::Debug for Analysis {

@@ -827,8 +827,8 @@ fn leftover_changes(a: &Analysis, b: &Analysis) -> Vec<LeftoverChange> {
 
 fn waste_changes(a: &Analysis, b: &Analysis) -> Vec<WasteChange> {
     let items = |x: &Analysis| -> Vec<(Vec<u8>, &'static str, u64)> {
-        x.waste_groups()
-            .into_iter()
+        x.waste_groups
+            .iter()
             .map(|g| (x.tree.path(g.node), g.cause.as_str(), g.bytes))
             .collect()
     };

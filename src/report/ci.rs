@@ -387,7 +387,7 @@ pub fn render(a: &Analysis, outcome: &CiOutcome, top: usize) -> String {
     } else {
         let _ = writeln!(out, "Result: FAIL ({failed} of {checked} rules failed)");
     }
-    let groups = a.waste_groups();
+    let groups = &a.waste_groups;
     if !groups.is_empty() {
         let _ = writeln!(out, "\nBiggest waste (stored but hidden by a later layer):");
         for g in groups.iter().take(top) {

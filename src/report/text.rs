@@ -155,7 +155,7 @@ pub fn waste_line(a: &Analysis, g: &WasteGroup, width: usize) -> String {
 }
 
 fn waste(a: &Analysis, opts: TextOptions, out: &mut String) {
-    let groups = a.waste_groups();
+    let groups = &a.waste_groups;
     let _ = writeln!(
         out,
         "Waste: {} ({} bytes in {} file{}) ships but cannot be seen",

@@ -335,9 +335,9 @@ impl App {
         // here (a thread would cost more than it saves).
         let rules = self.options.ci.as_ref();
         let waste_side = || {
-            let groups = a.waste_groups();
+            let groups = &a.waste_groups;
             let ci = rules.map(|r| ci::evaluate(&a, r));
-            (Marks::new(&a, &groups), items(&a, &groups), ci)
+            (Marks::new(&a, groups), items(&a, groups), ci)
         };
         let tree = &mut self.tree;
         let (marks, items, ci) = if a.tree.len() < PARALLEL_PATHS {
