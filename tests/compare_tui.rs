@@ -113,7 +113,7 @@ fn compare_filter_collapse_sort() {
     j.key(KeyCode::Char(' '));
     insta::assert_snapshot!("compare_first_open", j.screen());
     j.keys("s");
-    assert_eq!(j.app.diff.as_ref().unwrap().sort, DiffSort::Name);
+    assert_eq!(j.app.diff.as_ref().unwrap().sort(), DiffSort::Name);
     insta::assert_snapshot!("compare_sorted_by_name", j.screen());
     assert_eq!(j.keys("q"), Flow::Quit);
 }

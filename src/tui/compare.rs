@@ -11,6 +11,8 @@ use crate::tui::event_loop::{Flow, InputSource, Next};
 use crate::tui::keys::{self, Action, Context, Scope};
 use crate::tui::state::Input;
 use crate::tui::state::list::ListState;
+use crate::tui::state::paths::{self, PathRegex, PathTree};
+use crate::tui::state::tree::Bits;
 use crate::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -20,7 +22,6 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::{Frame, layout::Constraint, layout::Layout};
-use regex::bytes::{Regex, RegexBuilder};
 use std::io;
 use std::time::Duration;
 
@@ -39,20 +40,76 @@ pub struct DiffView {
     pub to: usize,
     pub tree: DiffTree,
     open: Vec<bool>,
-    pub sort: DiffSort,
+    sort: DiffSort,
     pub filter: String,
     pub typing: bool,
     pub error: Option<String>,
-    regex: Option<Regex>,
-    /// Per node: it matches, or something below it does (all true without a filter).
-    keep: Vec<bool>,
+    regex: Option<PathRegex>,
+    /// The nodes the filter matches, and those with their ancestors (None without a filter).
+    matched: Option<Bits>,
+    keep: Option<Bits>,
     pub match_count: usize,
+    /// Every node's children in `sort` order.
+    order: ChildOrder,
     /// (node, depth) in display order.
     rows: Vec<(u32, u16)>,
     pub list: ListState,
 }
 
+/// Every node's children in one order, in one list: node `n`'s are `list[start[n]..start[n + 1]]`.
+#[derive(Debug)]
+struct ChildOrder {
+    start: Vec<u32>,
+    list: Vec<u32>,
+}
+
+impl ChildOrder {
+    /// By name (the tree's own order), or by size: the largest absolute delta first, names in
+    /// order among equals.
+    fn new(tree: &DiffTree, sort: DiffSort) -> Self {
+        let mut start = Vec::with_capacity(tree.len() + 1);
+        let mut list = Vec::with_capacity(tree.len());
+        for node in tree.nodes() {
+            start.push(list.len() as u32);
+            let from = list.len();
+            list.extend_from_slice(&node.children);
+            if sort == DiffSort::Size {
+                list[from..].sort_by_key(|c| std::cmp::Reverse(tree.node(*c).delta().unsigned_abs()));
+            }
+        }
+        start.push(list.len() as u32);
+        ChildOrder { start, list }
+    }
+
+    fn of(&self, n: u32) -> &[u32] {
+        &self.list[self.start[n as usize] as usize..self.start[n as usize + 1] as usize]
+    }
+}
+
+impl PathTree for DiffTree {
+    fn node_count(&self) -> usize {
+        self.len()
+    }
+    fn parent(&self, n: u32) -> u32 {
+        self.node(n).parent
+    }
+    fn name(&self, n: u32) -> &[u8] {
+        &self.node(n).name
+    }
+    fn has_children(&self, n: u32) -> bool {
+        !self.node(n).children.is_empty()
+    }
+    fn for_each_child(&self, n: u32, f: impl FnMut(u32)) {
+        self.node(n).children.iter().copied().for_each(f);
+    }
+}
+
 impl DiffView {
+    /// How the tree is sorted.
+    pub fn sort(&self) -> DiffSort {
+        self.sort
+    }
+
     fn new(tree: DiffTree, from: usize, to: usize) -> Self {
         let n = tree.len();
         let mut open = vec![false; n];
@@ -61,6 +118,7 @@ impl DiffView {
             let depth = depth_of(&tree, i as u32);
             open[i] = i == 0 || (depth <= 1 && node.change() != Change::Same);
         }
+        let order = ChildOrder::new(&tree, DiffSort::Size);
         let mut v = DiffView {
             from,
             to,
@@ -71,8 +129,10 @@ impl DiffView {
             typing: false,
             error: None,
             regex: None,
-            keep: vec![true; n],
+            matched: None,
+            keep: None,
             match_count: 0,
+            order,
             rows: Vec::new(),
             list: ListState::default(),
         };
@@ -80,30 +140,24 @@ impl DiffView {
         v
     }
 
-    fn children(&self, n: u32) -> Vec<u32> {
-        let mut kids: Vec<u32> = self
-            .tree
-            .node(n)
-            .children
+    /// `n`'s children in the view's order, those the filter keeps.
+    fn children(&self, n: u32) -> impl DoubleEndedIterator<Item = u32> + '_ {
+        self.order
+            .of(n)
             .iter()
             .copied()
-            .filter(|c| self.keep[*c as usize])
-            .collect();
-        if self.sort == DiffSort::Size {
-            kids.sort_by_key(|c| std::cmp::Reverse(self.tree.node(*c).delta().unsigned_abs()));
-        }
-        kids
+            .filter(|c| self.keep.as_ref().is_none_or(|k| k.get(*c as usize)))
     }
 
     fn rebuild(&mut self) {
         let selected = self.rows.get(self.list.selected).map(|r| r.0);
         self.rows.clear();
-        let mut stack: Vec<(u32, u16)> = self.children(0).into_iter().rev().map(|c| (c, 0)).collect();
+        let mut stack: Vec<(u32, u16)> = self.children(0).rev().map(|c| (c, 0)).collect();
         let filtering = self.regex.is_some();
         while let Some((n, d)) = stack.pop() {
             self.rows.push((n, d));
             if self.open[n as usize] || filtering {
-                stack.extend(self.children(n).into_iter().rev().map(|c| (c, d + 1)));
+                stack.extend(self.children(n).rev().map(|c| (c, d + 1)));
             }
         }
         self.list.selected = selected
@@ -111,56 +165,33 @@ impl DiffView {
             .unwrap_or(0);
     }
 
-    fn apply_filter(&mut self) {
-        let n = self.tree.len();
-        self.match_count = 0;
-        let Some(re) = &self.regex else {
-            self.keep = vec![true; n];
-            return;
-        };
-        let mut keep = vec![false; n];
-        keep[0] = true;
-        // Depth first with one path buffer: no allocation per node.
-        let mut path = Vec::new();
-        let mut stack: Vec<(u32, usize)> = self.tree.node(0).children.iter().map(|c| (*c, 0)).collect();
-        while let Some((i, len)) = stack.pop() {
-            path.truncate(len);
-            path.push(b'/');
-            path.extend_from_slice(&self.tree.node(i).name);
-            if re.is_match(&path) {
-                self.match_count += 1;
-                let mut p = i;
-                while p != 0 && !keep[p as usize] {
-                    keep[p as usize] = true;
-                    p = self.tree.node(p).parent;
-                }
-            }
-            let here = path.len();
-            stack.extend(self.tree.node(i).children.iter().map(|c| (*c, here)));
-        }
-        self.keep = keep;
-    }
-
+    /// Sets the filter text and matches it (a regex over full paths, case-insensitive unless it
+    /// has an upper-case letter) against every path, the way the browser does.
     fn set_filter(&mut self, text: String) {
         self.filter = text;
         self.error = None;
         if self.filter.is_empty() {
-            self.regex = None;
+            (self.regex, self.matched, self.keep, self.match_count) = (None, None, None, 0);
         } else {
             let insensitive = !self.filter.chars().any(char::is_uppercase);
-            match RegexBuilder::new(&self.filter)
-                .case_insensitive(insensitive)
-                .size_limit(1 << 22)
-                .build()
-            {
-                Ok(re) => self.regex = Some(re),
+            let re = match PathRegex::new(&self.filter, insensitive) {
+                Ok(re) => re,
                 Err(_) => {
                     self.error = Some("invalid regex".into());
                     return;
                 }
-            }
+            };
+            // A pattern that only grew matches a subset of what the last one matched.
+            let before = match (&self.regex, &self.matched) {
+                (Some(old), Some(m)) if re.narrows(old) => Some(m),
+                _ => None,
+            };
+            let matched = re.matches(&self.tree, before);
+            let mut keep = paths::with_ancestors(&self.tree, &matched);
+            keep.set(0);
+            self.match_count = matched.count();
+            (self.regex, self.matched, self.keep) = (Some(re), Some(matched), Some(keep));
         }
-        self.apply_filter();
         self.rebuild();
     }
 
@@ -310,6 +341,7 @@ impl CompareApp {
                             DiffSort::Size => DiffSort::Name,
                             DiffSort::Name => DiffSort::Size,
                         };
+                        d.order = ChildOrder::new(&d.tree, d.sort);
                         d.rebuild();
                     }
                     Action::Toggle | Action::Enter => {
@@ -609,6 +641,56 @@ pub fn run_loop<B: Backend>(
             }
             Next::Idle => {}
             Next::End => return Ok(Flow::Paused),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::tutorial;
+
+    /// Typed one key at a time (so later patterns narrow earlier ones), the filter keeps what
+    /// the regex matches on every full path of the diff tree, with their directories, and
+    /// shows all of those and nothing else.
+    #[test]
+    fn filter_keeps_what_the_regex_matches_on_every_path() {
+        let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
+        let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
+        let mut view = DiffView::new(DiffTree::build(&a, &b), 0, 1);
+        for text in [
+            "a", "ap", "app", "app/", "app/r", "L", "Li", "\\.py$", "(", "usr/.*s", "/",
+        ] {
+            view.set_filter(text.to_string());
+            let Ok(re) = regex::bytes::RegexBuilder::new(text)
+                .case_insensitive(!text.chars().any(char::is_uppercase))
+                .build()
+            else {
+                assert_eq!(view.error.as_deref(), Some("invalid regex"), "{text}");
+                continue;
+            };
+            let tree = &view.tree;
+            let matched: Vec<u32> = (1..tree.len() as u32)
+                .filter(|n| re.is_match(&tree.path(*n)))
+                .collect();
+            let upper = text.chars().any(char::is_uppercase);
+            assert!(
+                !matched.is_empty() || upper,
+                "{text} matches nothing: a weak case"
+            );
+            assert_eq!(view.match_count, matched.len(), "{text}");
+            let mut keep = vec![false; tree.len()];
+            for &n in &matched {
+                let mut p = n;
+                while p != 0 {
+                    keep[p as usize] = true;
+                    p = tree.node(p).parent;
+                }
+            }
+            let mut shown: Vec<u32> = view.rows.iter().map(|r| r.0).collect();
+            shown.sort_unstable();
+            let want: Vec<u32> = (1..tree.len() as u32).filter(|n| keep[*n as usize]).collect();
+            assert_eq!(shown, want, "{text}");
         }
     }
 }

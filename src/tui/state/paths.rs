@@ -1,4 +1,5 @@
-//! The filter's regex, matched against every full path of the tree (`/a/b`).
+//! The filter's regex, matched against every full path (`/a/b`) of the browser's tree or of the
+//! compare view's diff tree (both a [`PathTree`]).
 //!
 //! Paths share their directories, so the regex runs as a DFA down the tree: a node's state is the
 //! state its parent's children start in (the parent's state fed `/`, kept once per directory) fed
@@ -26,6 +27,36 @@ use regex_automata::util::{start, syntax};
 const SIZE_LIMIT: usize = 1 << 22;
 /// Trees from this many nodes are walked on two threads.
 const PARALLEL_FROM: usize = 100_000;
+
+/// What the filter reads of a tree: nodes numbered from the root (`/`, node 0), every parent
+/// before its children. The browser's [`Tree`] and the compare view's diff tree both are one.
+pub trait PathTree: Sync {
+    /// Nodes, the root included.
+    fn node_count(&self) -> usize;
+    /// The root's parent is anything (it is never asked).
+    fn parent(&self, n: NodeId) -> NodeId;
+    fn name(&self, n: NodeId) -> &[u8];
+    fn has_children(&self, n: NodeId) -> bool;
+    fn for_each_child(&self, n: NodeId, f: impl FnMut(NodeId));
+}
+
+impl PathTree for Tree {
+    fn node_count(&self) -> usize {
+        self.len()
+    }
+    fn parent(&self, n: NodeId) -> NodeId {
+        self.node(n).parent
+    }
+    fn name(&self, n: NodeId) -> &[u8] {
+        Tree::name(self, n)
+    }
+    fn has_children(&self, n: NodeId) -> bool {
+        self.node(n).first_child != NONE
+    }
+    fn for_each_child(&self, n: NodeId, f: impl FnMut(NodeId)) {
+        self.children(n).for_each(f);
+    }
+}
 
 /// A compiled filter.
 #[derive(Debug, Clone)]
@@ -69,7 +100,7 @@ impl PathRegex {
 
     /// Every node whose full path the regex matches. `before`: the matches of an earlier
     /// pattern this one only narrows (see [`PathRegex::narrows`]).
-    pub fn matches(&self, tree: &Tree, before: Option<&Bits>) -> Bits {
+    pub fn matches(&self, tree: &impl PathTree, before: Option<&Bits>) -> Bits {
         let only = before.map(|b| with_ancestors(tree, b));
         self.dfa
             .as_ref()
@@ -163,8 +194,8 @@ fn settled(s: LazyStateID) -> bool {
 }
 
 /// Matches every node, on two threads for big trees; None when the DFA gives up.
-fn walk(dfa: &DFA, tree: &Tree, only: Option<&Bits>) -> Option<Bits> {
-    let n = tree.len();
+fn walk<T: PathTree>(dfa: &DFA, tree: &T, only: Option<&Bits>) -> Option<Bits> {
+    let n = tree.node_count();
     if n < PARALLEL_FROM {
         return Range::new(dfa, tree, 1, only).run(n);
     }
@@ -184,10 +215,10 @@ fn walk(dfa: &DFA, tree: &Tree, only: Option<&Bits>) -> Option<Bits> {
 type NodeStates = (Option<LazyStateID>, Option<LazyStateID>);
 
 /// One id range of the walk, with its own DFA cache (state ids belong to the cache).
-struct Range<'t> {
+struct Range<'t, T> {
     dfa: &'t DFA,
     cache: Cache,
-    tree: &'t Tree,
+    tree: &'t T,
     /// The first node of the range.
     lo: usize,
     only: Option<&'t Bits>,
@@ -200,8 +231,8 @@ struct Range<'t> {
     skip: Option<Skip>,
 }
 
-impl<'t> Range<'t> {
-    fn new(dfa: &'t DFA, tree: &'t Tree, lo: usize, only: Option<&'t Bits>) -> Self {
+impl<'t, T: PathTree> Range<'t, T> {
+    fn new(dfa: &'t DFA, tree: &'t T, lo: usize, only: Option<&'t Bits>) -> Self {
         Range {
             dfa,
             cache: dfa.create_cache(),
@@ -222,10 +253,10 @@ impl<'t> Range<'t> {
             .ok()?;
         let root = feed(self.dfa, &mut self.cache, start, b"/", None)?;
         self.skip = Skip::new(self.dfa, &mut self.cache, root);
-        let mut bits = Bits::new(self.tree.len());
+        let mut bits = Bits::new(self.tree.node_count());
         self.states.reserve(hi - self.lo);
         for n in self.lo..hi {
-            let p = self.tree.node(n as NodeId).parent;
+            let p = self.tree.parent(n as NodeId);
             let from = if p == ROOT {
                 Some(root)
             } else if p as usize >= self.lo {
@@ -261,7 +292,7 @@ impl<'t> Range<'t> {
             self.tree.name(n),
             self.skip.as_ref(),
         )?;
-        if settled(s) || self.tree.node(n).first_child == NONE {
+        if settled(s) || !self.tree.has_children(n) {
             return Some((Some(s), Some(s)));
         }
         Some((Some(s), Some(feed(self.dfa, &mut self.cache, s, b"/", None)?)))
@@ -284,7 +315,7 @@ impl<'t> Range<'t> {
                 break s;
             }
             chain.push(q);
-            q = self.tree.node(q).parent;
+            q = self.tree.parent(q);
         };
         for &c in chain.iter().rev() {
             s = self.step(s, c)?.1;
@@ -295,21 +326,22 @@ impl<'t> Range<'t> {
 }
 
 /// The set with every ancestor of its nodes (children have higher ids than their parents).
-fn with_ancestors(tree: &Tree, bits: &Bits) -> Bits {
+pub fn with_ancestors(tree: &impl PathTree, bits: &Bits) -> Bits {
     let mut out = bits.clone();
-    for id in (1..tree.len()).rev() {
+    for id in (1..tree.node_count()).rev() {
         if out.get(id) {
-            out.set(tree.node(id as NodeId).parent as usize);
+            out.set(tree.parent(id as NodeId) as usize);
         }
     }
     out
 }
 
 /// Every path built and matched on its own.
-fn by_regex(re: &Regex, tree: &Tree) -> Bits {
-    let mut bits = Bits::new(tree.len());
+fn by_regex(re: &Regex, tree: &impl PathTree) -> Bits {
+    let mut bits = Bits::new(tree.node_count());
     let mut path: Vec<u8> = Vec::with_capacity(256);
-    let mut stack: Vec<(NodeId, usize)> = tree.children(ROOT).map(|c| (c, 0)).collect();
+    let mut stack: Vec<(NodeId, usize)> = Vec::new();
+    tree.for_each_child(ROOT, |c| stack.push((c, 0)));
     while let Some((n, parent_len)) = stack.pop() {
         path.truncate(parent_len);
         path.push(b'/');
@@ -318,7 +350,7 @@ fn by_regex(re: &Regex, tree: &Tree) -> Bits {
             bits.set(n as usize);
         }
         let here = path.len();
-        stack.extend(tree.children(n).map(|c| (c, here)));
+        tree.for_each_child(n, |c| stack.push((c, here)));
     }
     bits
 }
