@@ -464,10 +464,13 @@ impl Side {
 /// One path of the union of two final filesystems.
 #[derive(Debug, Clone)]
 pub struct DiffNode {
-    pub name: Box<[u8]>,
+    /// Where the name lies in the tree's name buffer ([`DiffTree::name`]).
+    name: (usize, usize),
     pub parent: u32,
-    /// Sorted by name.
-    pub children: Vec<u32>,
+    /// The children are the nodes `first_child..first_child + children`, sorted by name
+    /// ([`DiffTree::children`]).
+    first_child: u32,
+    children: u32,
     pub before: Option<Side>,
     pub after: Option<Side>,
     /// Bytes at and below this path in each image.
@@ -478,6 +481,10 @@ pub struct DiffNode {
 }
 
 impl DiffNode {
+    pub fn has_children(&self) -> bool {
+        self.children > 0
+    }
+
     pub fn delta(&self) -> i64 {
         signed(self.after_total, self.before_total)
     }
@@ -498,10 +505,12 @@ impl DiffNode {
 }
 
 /// The union of two images' final filesystems, with recursive byte totals per side. Node 0 is
-/// `/`; parents come before their children.
+/// `/`; parents come before their children, and a node's children are numbered one after the
+/// other. Names are kept in one buffer.
 #[derive(Debug, Clone)]
 pub struct DiffTree {
     nodes: Vec<DiffNode>,
+    names: Vec<u8>,
 }
 
 /// For inodes that several visible paths reach: the path that carries their bytes (the
@@ -559,19 +568,19 @@ fn walk_visible(tree: &Tree, mut f: impl FnMut(NodeId, &Version)) {
     }
 }
 
-/// Visible children of a visible directory, sorted by name.
-fn visible_children(tree: &Tree, n: Option<NodeId>) -> Vec<(&[u8], NodeId)> {
-    let Some(n) = n else { return Vec::new() };
+/// Puts the visible children of a visible directory in `out`, sorted by name.
+fn visible_children<'t>(tree: &'t Tree, n: Option<NodeId>, out: &mut Vec<(&'t [u8], NodeId)>) {
+    out.clear();
+    let Some(n) = n else { return };
     if !tree.visible(n).is_some_and(|v| v.kind == Kind::Dir) {
-        return Vec::new();
+        return;
     }
-    let mut kids: Vec<(&[u8], NodeId)> = tree
-        .children(n)
-        .filter(|c| tree.visible(*c).is_some())
-        .map(|c| (tree.name(c), c))
-        .collect();
-    kids.sort_unstable_by(|x, y| x.0.cmp(y.0));
-    kids
+    out.extend(
+        tree.children(n)
+            .filter(|c| tree.visible(*c).is_some())
+            .map(|c| (tree.name(c), c)),
+    );
+    out.sort_unstable_by(|x, y| x.0.cmp(y.0));
 }
 
 impl DiffTree {
@@ -583,10 +592,12 @@ impl DiffTree {
             bytes: 0,
             step: 0,
         });
+        let mut names: Vec<u8> = Vec::new();
         let mut nodes = vec![DiffNode {
-            name: Box::from(&b""[..]),
+            name: (0, 0),
             parent: NONE,
-            children: Vec::new(),
+            first_child: 1,
+            children: 0,
             before: root_side,
             after: root_side,
             before_total: 0,
@@ -594,9 +605,11 @@ impl DiffTree {
             changed: 0,
         }];
         let mut stack: Vec<(u32, Option<NodeId>, Option<NodeId>)> = vec![(0, Some(ROOT), Some(ROOT))];
+        let (mut ka, mut kb) = (Vec::new(), Vec::new());
         while let Some((id, na, nb)) = stack.pop() {
-            let ka = visible_children(&a.tree, na);
-            let kb = visible_children(&b.tree, nb);
+            visible_children(&a.tree, na, &mut ka);
+            visible_children(&b.tree, nb, &mut kb);
+            nodes[id as usize].first_child = nodes.len() as u32;
             let (mut i, mut j) = (0, 0);
             while i < ka.len() || j < kb.len() {
                 let (name, x, y) = match (ka.get(i), kb.get(j)) {
@@ -622,17 +635,19 @@ impl DiffTree {
                 let before = x.and_then(|x| ca.side(&a.tree, x));
                 let after = y.and_then(|y| cb.side(&b.tree, y));
                 let child = nodes.len() as u32;
+                names.extend_from_slice(name);
                 nodes.push(DiffNode {
-                    name: Box::from(name),
+                    name: (names.len() - name.len(), names.len()),
                     parent: id,
-                    children: Vec::new(),
+                    first_child: child + 1,
+                    children: 0,
                     before,
                     after,
                     before_total: before.map_or(0, |s| s.bytes),
                     after_total: after.map_or(0, |s| s.bytes),
                     changed: 0,
                 });
-                nodes[id as usize].children.push(child);
+                nodes[id as usize].children += 1;
                 if Side::is_dir(before) || Side::is_dir(after) {
                     stack.push((
                         child,
@@ -658,7 +673,7 @@ impl DiffTree {
             parent.after_total += at;
             parent.changed += ch;
         }
-        DiffTree { nodes }
+        DiffTree { nodes, names }
     }
 
     /// Number of nodes, the root included.
@@ -673,6 +688,18 @@ impl DiffTree {
 
     pub fn node(&self, id: u32) -> &DiffNode {
         &self.nodes[id as usize]
+    }
+
+    /// The last component of the node's path (empty for the root).
+    pub fn name(&self, id: u32) -> &[u8] {
+        let (from, to) = self.nodes[id as usize].name;
+        &self.names[from..to]
+    }
+
+    /// The node's children, sorted by name.
+    pub fn children(&self, id: u32) -> std::ops::Range<u32> {
+        let n = &self.nodes[id as usize];
+        n.first_child..n.first_child + n.children
     }
 
     pub fn nodes(&self) -> &[DiffNode] {
@@ -690,7 +717,7 @@ impl DiffTree {
         let mut out = Vec::new();
         for c in comps.iter().rev() {
             out.push(b'/');
-            out.extend_from_slice(&self.nodes[*c as usize].name);
+            out.extend_from_slice(self.name(*c));
         }
         if out.is_empty() {
             out.push(b'/');

@@ -56,10 +56,10 @@ pub struct DiffView {
     pub list: ListState,
 }
 
-/// Every node's children in one order, in one list: node `n`'s are `list[start[n]..start[n + 1]]`.
+/// Every node's children in one order: a node's children are numbered one after the other
+/// (ids `first..end`), and the order keeps them at `list[first - 1..end - 1]`.
 #[derive(Debug)]
 struct ChildOrder {
-    start: Vec<u32>,
     list: Vec<u32>,
 }
 
@@ -67,22 +67,20 @@ impl ChildOrder {
     /// By name (the tree's own order), or by size: the largest absolute delta first, names in
     /// order among equals.
     fn new(tree: &DiffTree, sort: DiffSort) -> Self {
-        let mut start = Vec::with_capacity(tree.len() + 1);
-        let mut list = Vec::with_capacity(tree.len());
-        for node in tree.nodes() {
-            start.push(list.len() as u32);
-            let from = list.len();
-            list.extend_from_slice(&node.children);
-            if sort == DiffSort::Size {
-                list[from..].sort_by_key(|c| std::cmp::Reverse(tree.node(*c).delta().unsigned_abs()));
+        let mut list: Vec<u32> = (1..tree.len() as u32).collect();
+        if sort == DiffSort::Size {
+            for n in 0..tree.len() as u32 {
+                let kids = tree.children(n);
+                list[kids.start as usize - 1..kids.end as usize - 1]
+                    .sort_by_key(|c| std::cmp::Reverse(tree.node(*c).delta().unsigned_abs()));
             }
         }
-        start.push(list.len() as u32);
-        ChildOrder { start, list }
+        ChildOrder { list }
     }
 
-    fn of(&self, n: u32) -> &[u32] {
-        &self.list[self.start[n as usize] as usize..self.start[n as usize + 1] as usize]
+    fn of(&self, tree: &DiffTree, n: u32) -> &[u32] {
+        let kids = tree.children(n);
+        &self.list[kids.start as usize - 1..kids.end as usize - 1]
     }
 }
 
@@ -94,13 +92,13 @@ impl PathTree for DiffTree {
         self.node(n).parent
     }
     fn name(&self, n: u32) -> &[u8] {
-        &self.node(n).name
+        DiffTree::name(self, n)
     }
     fn has_children(&self, n: u32) -> bool {
-        !self.node(n).children.is_empty()
+        self.node(n).has_children()
     }
     fn for_each_child(&self, n: u32, f: impl FnMut(u32)) {
-        self.node(n).children.iter().copied().for_each(f);
+        self.children(n).for_each(f);
     }
 }
 
@@ -143,7 +141,7 @@ impl DiffView {
     /// `n`'s children in the view's order, those the filter keeps.
     fn children(&self, n: u32) -> impl DoubleEndedIterator<Item = u32> + '_ {
         self.order
-            .of(n)
+            .of(&self.tree, n)
             .iter()
             .copied()
             .filter(|c| self.keep.as_ref().is_none_or(|k| k.get(*c as usize)))
@@ -200,7 +198,7 @@ impl DiffView {
     }
 
     fn is_dir(&self, n: u32) -> bool {
-        !self.tree.node(n).children.is_empty()
+        self.tree.node(n).has_children()
     }
 
     fn set_open(&mut self, n: u32, open: bool) {
@@ -508,7 +506,7 @@ pub fn draw(f: &mut Frame, app: &CompareApp) {
             for (i, &(n, depth)) in d.rows[win.clone()].iter().enumerate() {
                 let node = d.tree.node(n);
                 let (style, mark) = change_style(t, node.change());
-                let dir = !node.children.is_empty();
+                let dir = node.has_children();
                 let fold = match (dir, d.open[n as usize] || d.regex.is_some()) {
                     (false, _) => "  ",
                     (true, true) => "▾ ",
@@ -529,7 +527,7 @@ pub fn draw(f: &mut Frame, app: &CompareApp) {
                         Span::styled(format!("{:>12}  ", signed(node.delta())), style),
                         Span::raw("  ".repeat(depth as usize)),
                         Span::raw(fold),
-                        Span::styled(format!("{mark} {}", escape(&node.name)), style),
+                        Span::styled(format!("{mark} {}", escape(d.tree.name(n))), style),
                         Span::raw(if dir { "/" } else { "" }),
                     ])
                     .style(row),

@@ -258,12 +258,12 @@ fn diff_tree_totals_and_states() {
     assert_eq!((root.before_total, root.after_total), (584_750, 358_500));
     assert_eq!(root.changed, 11);
     assert_eq!(root.change(), Change::Shrunk);
-    let find = |path: &str| {
+    let id_of = |path: &str| {
         (0..t.len() as u32)
             .find(|id| t.path(*id) == path.as_bytes())
-            .map(|id| t.node(id))
             .unwrap()
     };
+    let find = |path: &str| t.node(id_of(path));
     let local = find("/root/.local");
     assert_eq!(
         (local.before_total, local.after_total, local.change()),
@@ -276,9 +276,16 @@ fn diff_tree_totals_and_states() {
     );
     assert_eq!(find("/app/.git").change(), Change::Removed);
     assert_eq!(find("/app/main.py").change(), Change::Same);
-    // Children are sorted by name.
-    let names: Vec<String> = app.children.iter().map(|c| s(&t.node(*c).name)).collect();
+    // Children are sorted by name, numbered one after the other, and know their parent.
+    let names: Vec<String> = t.children(id_of("/app")).map(|c| s(t.name(c))).collect();
     assert_eq!(names, vec![".git", "data.csv", "main.py", "requirements.txt"]);
+    for id in 0..t.len() as u32 {
+        for c in t.children(id) {
+            assert_eq!(t.node(c).parent, id);
+        }
+    }
+    let listed: usize = (0..t.len() as u32).map(|id| t.children(id).len()).sum();
+    assert_eq!(listed, t.len() - 1, "every node but the root is someone's child");
 }
 
 #[test]
