@@ -397,8 +397,10 @@ fn summary(a: &Analysis, label: String) -> ImageSummary {
     }
 }
 
+/// Largest absolute delta first, then by path. Every list sorted here has each path once, so
+/// the order is total and an unstable sort gives the one answer.
 fn by_delta<T>(v: &mut [T], delta: impl Fn(&T) -> i64, path: impl Fn(&T) -> &[u8]) {
-    v.sort_by(|x, y| {
+    v.sort_unstable_by(|x, y| {
         Reverse(delta(x).unsigned_abs())
             .cmp(&Reverse(delta(y).unsigned_abs()))
             .then_with(|| path(x).cmp(path(y)))
