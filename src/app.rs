@@ -1,6 +1,6 @@
 //! The program's policy: parse, run, print, and map the outcome to an exit code
 //! (0 ok, 1 a CI rule failed, 2 error). A closed stdout (`dsize … | head`) is not an error.
-//! `dsize compare` runs in [`compare`].
+//! `dsize compare` runs in the private `compare` module.
 
 mod compare;
 

@@ -1,5 +1,5 @@
 //! Bounds on what the tar crate may do with hostile input, and clear words for its errors. The
-//! crate walks an image archive's own (outer) tar; layers go through [`super::walker`], which
+//! crate walks an image archive's own (outer) tar; layers go through the `walker` module, which
 //! keeps the same header budget and shares the error payloads defined here.
 //!
 //! The tar crate reads a GNU long name or link and a PAX extension body whole into memory before

@@ -1,8 +1,8 @@
 //! Streaming layer indexer: any `Read` of a layer blob -> [`LayerEntries`].
 //!
 //! Sniffs gzip (multi-member), zstd or plain tar by magic bytes, walks the tar headers once
-//! ([`walker`]) and never keeps a file body: bodies are skipped (read past inside the decoder's
-//! buffer or zstd's ring ([`zstd_ring`]), or seeked over when the input can). Nothing here knows
+//! (`walker`) and never keeps a file body: bodies are skipped (read past inside the decoder's
+//! buffer or zstd's ring (`zstd_ring`), or seeked over when the input can). Nothing here knows
 //! where the bytes come from; progress goes to a shared counter. [`guard`] bounds what the tar
 //! crate may read when it walks an image archive's own (outer) tar.
 

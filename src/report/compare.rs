@@ -3,7 +3,7 @@
 //! [`SCHEMA_VERSION`], documented in the README) and the `--max-growth` CI gate.
 //!
 //! Everything here only reads the comparison. Paths and instructions pass through
-//! [`escape`](super::escape) before reaching a terminal or a Markdown document.
+//! [`super::escape`] before reaching a terminal or a Markdown document.
 
 use super::ci::{CiOutcome, RuleResult, Status};
 use super::{escape, escape_text, exact, human, percent, truncate};

@@ -5,7 +5,7 @@
 //! - [`event_loop`]: folds pipeline events and input into the state and redraws on a throttle;
 //! - [`view`]: draws a frame from `&App`, changing neither the state nor the model;
 //! - [`layout`]: where the panes go, shared by drawing and mouse handling;
-//! - [`bench`]: first-frame and key-to-frame timings on `TestBackend`, for the benchmark.
+//! - [`mod@bench`]: first-frame and key-to-frame timings on `TestBackend`, for the benchmark.
 //!
 //! [`run`] owns the terminal: raw mode, the alternate screen and mouse capture are undone on every
 //! way out, a panic included (a guard and a panic hook). It must not print while the browser runs.
