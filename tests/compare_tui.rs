@@ -9,7 +9,7 @@ use dsize::tui::state::Input;
 use dsize::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::KeyCode;
+use ratatui::crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::style::Color;
 
 struct Journey {
@@ -116,4 +116,58 @@ fn compare_filter_collapse_sort() {
     assert_eq!(j.app.diff.as_ref().unwrap().sort(), DiffSort::Name);
     insta::assert_snapshot!("compare_sorted_by_name", j.screen());
     assert_eq!(j.keys("q"), Flow::Quit);
+}
+
+fn mouse(kind: MouseEventKind, row: u16) -> Input {
+    Input::Mouse(MouseEvent {
+        kind,
+        column: 10,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
+fn click(row: u16) -> Input {
+    mouse(MouseEventKind::Down(MouseButton::Left), row)
+}
+
+#[test]
+fn compare_mouse_selects_opens_folds_and_scrolls() {
+    let mut j = Journey::new();
+    // Pairs start on the first row (y 1): a click on the second selects it, a second click opens it.
+    j.run(vec![click(2)]);
+    assert_eq!((j.app.pair_list.selected, j.app.screen), (1, Screen::Pairs));
+    j.run(vec![click(2)]);
+    assert_eq!(j.app.screen, Screen::Tree);
+    let d = j.app.diff.as_ref().expect("diff open");
+    assert_eq!((d.from, d.to), (1, 2));
+    // Tree rows start below the header (y 2). Clicking the third row selects it.
+    j.run(vec![click(4)]);
+    let d = j.app.diff.as_ref().unwrap();
+    assert_eq!(d.list.selected, 2);
+    // A click outside the rows (the header line) changes nothing.
+    j.run(vec![click(1)]);
+    assert_eq!(j.app.diff.as_ref().unwrap().list.selected, 2);
+    // The wheel moves by three rows, both ways.
+    j.run(vec![mouse(MouseEventKind::ScrollDown, 10)]);
+    assert_eq!(j.app.diff.as_ref().unwrap().list.selected, 5);
+    j.run(vec![mouse(MouseEventKind::ScrollUp, 10)]);
+    assert_eq!(j.app.diff.as_ref().unwrap().list.selected, 2);
+    // Clicking the first row twice folds that directory: fewer rows, the selection stays.
+    j.run(vec![click(2)]);
+    let before = j.app.diff.as_ref().unwrap().rows().len();
+    j.run(vec![click(2)]);
+    let d = j.app.diff.as_ref().unwrap();
+    assert_eq!(d.list.selected, 0);
+    assert!(
+        d.rows().len() < before,
+        "{} rows, {before} before",
+        d.rows().len()
+    );
+    // A click closes the help.
+    j.keys("?");
+    assert!(j.app.help);
+    j.run(vec![click(5)]);
+    assert!(!j.app.help);
+    assert_eq!(j.app.diff.as_ref().unwrap().list.selected, 0);
 }

@@ -16,7 +16,7 @@ use crate::tui::state::tree::Bits;
 use crate::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
-use ratatui::crossterm::event::{KeyCode, KeyEventKind};
+use ratatui::crossterm::event::{KeyCode, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -106,6 +106,11 @@ impl DiffView {
     /// How the tree is sorted.
     pub fn sort(&self) -> DiffSort {
         self.sort
+    }
+
+    /// The shown rows: (node, depth), in display order.
+    pub fn rows(&self) -> &[(u32, u16)] {
+        &self.rows
     }
 
     fn new(tree: DiffTree, from: usize, to: usize) -> Self {
@@ -201,6 +206,15 @@ impl DiffView {
         self.tree.node(n).has_children()
     }
 
+    /// Opens or closes the selected directory.
+    fn toggle_selected(&mut self, height: usize) {
+        if let Some(n) = self.selected().filter(|n| self.is_dir(*n)) {
+            let open = !self.open[n as usize];
+            self.set_open(n, open);
+            self.list.clamp(self.rows.len(), height);
+        }
+    }
+
     fn set_open(&mut self, n: u32, open: bool) {
         self.open[n as usize] = open;
         self.rebuild();
@@ -267,7 +281,10 @@ impl CompareApp {
                 self.area = Rect::new(0, 0, w, h);
                 return;
             }
-            Input::Mouse(_) => return,
+            Input::Mouse(m) => {
+                self.on_mouse(m);
+                return;
+            }
             Input::Key(k) if k.kind == KeyEventKind::Release => return,
             Input::Key(k) => k,
         };
@@ -342,12 +359,7 @@ impl CompareApp {
                         d.order = ChildOrder::new(&d.tree, d.sort);
                         d.rebuild();
                     }
-                    Action::Toggle | Action::Enter => {
-                        if let Some(n) = d.selected().filter(|n| d.is_dir(*n)) {
-                            let open = !d.open[n as usize];
-                            d.set_open(n, open);
-                        }
-                    }
+                    Action::Toggle | Action::Enter => d.toggle_selected(height),
                     Action::Right => {
                         if let Some(n) = d.selected().filter(|n| d.is_dir(*n)) {
                             d.set_open(n, true);
@@ -374,6 +386,50 @@ impl CompareApp {
                 let len = d.rows.len();
                 d.list.clamp(len, height);
             }
+        }
+    }
+
+    /// The wheel moves the selection by 3 rows; a click selects a row, and a click on the row
+    /// already selected opens it (a pair) or folds it (a directory), as Enter does. Any click
+    /// closes the help.
+    fn on_mouse(&mut self, m: MouseEvent) {
+        let delta = match m.kind {
+            MouseEventKind::ScrollDown => 3,
+            MouseEventKind::ScrollUp => -3,
+            MouseEventKind::Down(_) if self.help => {
+                self.help = false;
+                return;
+            }
+            MouseEventKind::Down(MouseButton::Left) => 0,
+            _ => return,
+        };
+        if self.help {
+            return;
+        }
+        let height = self.height();
+        // Rows start below the frame's top border, and on the tree below its header line.
+        let (list, len, top) = match (self.screen, self.diff.as_mut()) {
+            (Screen::Tree, Some(d)) => (&mut d.list, d.rows.len(), 2),
+            _ => (&mut self.pair_list, self.pairs.len(), 1),
+        };
+        if delta != 0 {
+            list.step(delta, len, height);
+            return;
+        }
+        let Some(offset) = m.row.checked_sub(top).map(usize::from).filter(|o| *o < height) else {
+            return;
+        };
+        let row = list.offset + offset;
+        if row >= len {
+            return;
+        }
+        if row != list.selected {
+            list.select(row, len, height);
+            return;
+        }
+        match self.diff.as_mut().filter(|_| self.screen == Screen::Tree) {
+            Some(d) => d.toggle_selected(height),
+            None => self.open_pair(),
         }
     }
 
@@ -442,6 +498,7 @@ fn help_lines(t: &Theme) -> Vec<Line<'static>> {
             "Pair list: Enter opens the pair's diff tree; Esc in the tree comes back.",
             t.bold(),
         ),
+        Line::raw("Mouse: a click selects a row, a second click opens the pair or folds the directory."),
         Line::raw(""),
     ];
     for (scope, action) in HELP {
