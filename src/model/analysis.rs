@@ -409,7 +409,7 @@ fn group_waste(tree: &Tree, waste: &[Waste]) -> (Vec<Option<usize>>, Vec<WasteGr
     // what it held).
     let removed_with = |p: NodeId, by: u16, cause: Cause| {
         matches!(tree.change_at(p, by),
-                Some((Some(before), after)) if before.is_present() && after.cause() == Some(cause))
+            Some((Some(before), after)) if before.is_present() && after.cause() == Some(cause))
     };
     // The highest directory of a removal that holds `p` (NONE when the step did not remove
     // `p` itself). Answers for directories above a removed one are kept: every directory
