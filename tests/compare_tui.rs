@@ -164,6 +164,15 @@ fn compare_mouse_selects_opens_folds_and_scrolls() {
         "{} rows, {before} before",
         d.rows().len()
     );
+    // Back on the pairs, the last row of the frame holds a pair too: with the terminal just tall
+    // enough for two pairs (borders and footer take 3 lines), a click on the second selects it.
+    j.key(KeyCode::Esc);
+    j.run(vec![Input::Resize(100, 5), click(1)]);
+    assert_eq!(j.app.pair_list.selected, 0);
+    j.run(vec![click(2)]);
+    assert_eq!(j.app.pair_list.selected, 1);
+    j.run(vec![Input::Resize(100, 30), click(2), click(2)]);
+    assert_eq!(j.app.screen, Screen::Tree);
     // A click closes the help.
     j.keys("?");
     assert!(j.app.help);

@@ -271,8 +271,15 @@ impl CompareApp {
         }
     }
 
+    /// Rows the current list shows: the frame's borders and the footer take 3 lines, the
+    /// diff tree's header line one more (as [`draw`] lays them out).
     fn height(&self) -> usize {
-        self.area.height.saturating_sub(4) as usize
+        let chrome = if self.screen == Screen::Tree && self.diff.is_some() {
+            4
+        } else {
+            3
+        };
+        self.area.height.saturating_sub(chrome) as usize
     }
 
     pub fn on_input(&mut self, input: Input) {
