@@ -212,8 +212,7 @@ impl<I: Input> Walker<I> {
             }
             // Links, devices, directories and FIFOs have no body, whatever their size field says:
             // Go's archive/tar (Docker's applier, dive) reads the next header right after them.
-            let header_only = matches!(typ, b'1' | b'2' | b'3' | b'4' | b'5' | b'6');
-            self.skip(if header_only { 0 } else { padded })?;
+            self.skip(if matches!(kind, Type::File) { padded } else { 0 })?;
             let Scratch {
                 header,
                 pending,

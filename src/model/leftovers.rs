@@ -248,11 +248,11 @@ fn matcher() -> &'static Matcher {
         let (mut wild_depths, mut wild_anywhere) = (0u64, usize::MAX);
         for r in &wild_last {
             let (anywhere, k) = (rules[*r].anywhere, rules[*r].comps.len());
-            match anywhere {
-                true => wild_anywhere = wild_anywhere.min(k),
-                false if k < 64 => wild_depths |= 1 << k,
-                // Deeper than the mask: from there on, check every path.
-                false => wild_anywhere = wild_anywhere.min(k),
+            // A rule anchored deeper than the mask counts as one from there on.
+            if anywhere || k >= 64 {
+                wild_anywhere = wild_anywhere.min(k);
+            } else {
+                wild_depths |= 1 << k;
             }
         }
         Matcher {
@@ -278,17 +278,21 @@ impl Matcher {
             || self.wild_at(depth)
                 && self.wild_last.iter().any(|r| {
                     let rule = &self.rules[*r];
-                    let k = rule.comps.len();
-                    let deep_enough = if rule.anywhere { depth >= k } else { depth == k };
-                    deep_enough && rule.comps.last().is_some_and(|c| c.matches(name))
+                    rule.fits(depth) && rule.comps.last().is_some_and(|c| c.matches(name))
                 })
     }
 }
 
 impl Compiled {
+    /// Can the pattern match a path of `depth` components?
+    fn fits(&self, depth: usize) -> bool {
+        let k = self.comps.len();
+        if self.anywhere { depth >= k } else { depth == k }
+    }
+
     fn matches(&self, comps: &[&[u8]]) -> bool {
         let (n, k) = (comps.len(), self.comps.len());
-        if n < k || (!self.anywhere && n != k) {
+        if !self.fits(n) {
             return false;
         }
         self.comps

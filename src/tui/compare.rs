@@ -190,8 +190,7 @@ impl DiffView {
                 _ => None,
             };
             let matched = re.matches(&self.tree, before);
-            let mut keep = paths::with_ancestors(&self.tree, &matched);
-            keep.set(0);
+            let keep = paths::with_ancestors(&self.tree, &matched);
             self.match_count = matched.count();
             (self.regex, self.matched, self.keep) = (Some(re), Some(matched), Some(keep));
         }
