@@ -13,7 +13,7 @@ mod seekbuf;
 mod walker;
 mod zstd_ring;
 
-use crate::model::entries::{EntryKind, LayerEntries, normalize_path};
+use crate::model::entries::{EntryKind, LayerEntries, normalize_path, slashes};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::fmt;
@@ -329,9 +329,9 @@ fn walk<I: Input>(
         if normalize_path(entry.path, &mut scratch) {
             escaped += 1;
         }
-        let name_start = memchr::memrchr(b'/', &scratch).map_or(0, |i| i + 1);
+        let (name_start, aufs_dir) = split_name(&scratch);
         let name = &scratch[name_start..];
-        if in_aufs_dir(&scratch[..name_start]) {
+        if aufs_dir {
             aufs += 1;
             continue;
         }
@@ -397,10 +397,15 @@ fn walk<I: Input>(
 /// Names starting with this are AUFS metadata (`.wh..wh..opq`, `.wh..wh.plnk`, …).
 const AUFS_PREFIX: &[u8] = b".wh..wh.";
 
-/// True when a component of `parent` starts with [`AUFS_PREFIX`].
-fn in_aufs_dir(parent: &[u8]) -> bool {
-    parent.starts_with(AUFS_PREFIX)
-        || memchr::memchr_iter(b'/', parent).any(|i| parent[i + 1..].starts_with(AUFS_PREFIX))
+/// Where the last component of a normalised path starts, and whether a component before it
+/// starts with [`AUFS_PREFIX`] (the entry sits in AUFS metadata).
+fn split_name(path: &[u8]) -> (usize, bool) {
+    let (mut start, mut aufs) = (0, false);
+    for i in slashes(path) {
+        aufs |= path[start..i].starts_with(AUFS_PREFIX);
+        start = i + 1;
+    }
+    (start, aufs)
 }
 
 /// Counts blob bytes read into the shared progress counter.

@@ -410,7 +410,7 @@ fn checksum_ok(h: &[u8; BLOCK]) -> bool {
 
 /// A field up to its first NUL.
 fn until_nul(b: &[u8]) -> &[u8] {
-    b.iter().position(|c| *c == 0).map_or(b, |i| &b[..i])
+    memchr::memchr(0, b).map_or(b, |i| &b[..i])
 }
 
 /// A PAX number (decimal text).
