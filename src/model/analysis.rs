@@ -6,7 +6,8 @@ use super::entries::LayerEntries;
 use super::instruction::{Instruction, normalize};
 use super::leftovers::{self, Leftover};
 use super::merge::{Changes, Merger, Waste};
-use super::tree::Tree;
+use super::tree::{Cause, NONE, NodeId, ROOT, Tree};
+use rayon::slice::ParallelSliceMut;
 
 /// One history entry from the image config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -303,7 +304,7 @@ impl AnalysisBuilder {
             mut notes,
             ..
         } = self.merger;
-        waste.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.node.cmp(&b.node)));
+        waste.par_sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.node.cmp(&b.node)));
         // Both sides only read the tree: on two cores they take the time of the longer one.
         let ((waste_rules, waste_groups), leftovers) =
             rayon::join(|| group_waste(&tree, &waste), || leftovers::scan(&tree));
@@ -404,7 +405,71 @@ pub struct WasteGroup {
 /// of one directory ask about it (and about the rule covering it) once, and the tree is read in
 /// address order.
 fn group_waste(tree: &Tree, waste: &[Waste]) -> (Vec<Option<usize>>, Vec<WasteGroup>) {
-    use super::tree::{Cause, NONE, NodeId, ROOT};
+    // Sort keys are the tuples packed into one number, low bits the waste index: (parent,
+    // hiding step, cause, index), then (group node, storing step, hiding step, cause, index).
+    let run = |key: u128| key >> 32;
+    let mut by_dir: Vec<u128> = waste
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let p = tree.node(w.node).parent;
+            u128::from(p) << 64 | u128::from(w.hidden_by) << 48 | u128::from(w.cause as u8) << 32 | i as u128
+        })
+        .collect();
+    by_dir.par_sort_unstable();
+    // Every answer depends on the tree alone, so the two halves are worked out side by side.
+    let (lo, hi) = by_dir.split_at(by_dir.len() / 2);
+    let (mut members, high) = rayon::join(|| group_keys(tree, waste, lo), || group_keys(tree, waste, hi));
+    members.extend(high);
+    let mut rules: Vec<Option<usize>> = vec![None; waste.len()];
+    for (key, rule) in &members {
+        rules[*key as u32 as usize] = *rule;
+    }
+    let mut members: Vec<u128> = members.into_iter().map(|(key, _)| key).collect();
+    // One group per run of equal keys; within a run, files in waste order (the first rule
+    // found wins).
+    members.par_sort_unstable();
+    let mut out: Vec<WasteGroup> = Vec::new();
+    let mut last_run = None;
+    for key in members {
+        let i = key as u32 as usize;
+        let w = &waste[i];
+        let rule = rules[i];
+        match out.last_mut() {
+            Some(g) if last_run == Some(run(key)) => {
+                g.bytes += w.bytes;
+                g.files += 1;
+                g.rule = g.rule.or(rule);
+            }
+            _ => {
+                last_run = Some(run(key));
+                out.push(WasteGroup {
+                    node: (key >> 96) as NodeId,
+                    bytes: w.bytes,
+                    files: 1,
+                    layer: w.layer,
+                    hidden_by: w.hidden_by,
+                    cause: w.cause,
+                    rule,
+                });
+            }
+        }
+    }
+    // Biggest first; ties in the order of the runs (groups are distinct on these keys).
+    out.par_sort_unstable_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(a.node.cmp(&b.node))
+            .then(a.layer.cmp(&b.layer))
+            .then(a.hidden_by.cmp(&b.hidden_by))
+            .then(a.cause.cmp(&b.cause))
+    });
+    (rules, out)
+}
+
+/// For waste items keyed (parent, hiding step, cause, index) in key order: each item's group key
+/// (group node, storing step, hiding step, cause, index) and the leftover rule covering it.
+fn group_keys(tree: &Tree, waste: &[Waste], by_dir: &[u128]) -> Vec<(u128, Option<usize>)> {
     // True when step `by` removed directory `p` for `cause` (so it belongs to the group of
     // what it held).
     let removed_with = |p: NodeId, by: u16, cause: Cause| {
@@ -443,23 +508,11 @@ fn group_waste(tree: &Tree, waste: &[Waste]) -> (Vec<Option<usize>>, Vec<WasteGr
         }
         top
     };
-    // Sort keys are the tuples packed into one number, low bits the waste index: (parent,
-    // hiding step, cause, index), then (group node, storing step, hiding step, cause, index).
     let run = |key: u128| key >> 32;
-    let mut by_dir: Vec<u128> = waste
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let p = tree.node(w.node).parent;
-            u128::from(p) << 64 | u128::from(w.hidden_by) << 48 | u128::from(w.cause as u8) << 32 | i as u128
-        })
-        .collect();
-    by_dir.sort_unstable();
-    let mut members: Vec<u128> = Vec::with_capacity(by_dir.len());
     let mut last: Option<(u128, NodeId)> = None;
     let mut covering = leftovers::Covering::new(tree);
-    let mut rules: Vec<Option<usize>> = vec![None; waste.len()];
-    for key in by_dir {
+    let mut out = Vec::with_capacity(by_dir.len());
+    for &key in by_dir {
         let i = key as u32 as usize;
         let w = &waste[i];
         let top = match last {
@@ -470,55 +523,15 @@ fn group_waste(tree: &Tree, waste: &[Waste]) -> (Vec<Option<usize>>, Vec<WasteGr
                 top
             }
         };
-        rules[i] = covering.of(w.node).map(|(r, _)| r);
         let node = if top == NONE { w.node } else { top };
-        members.push(
-            u128::from(node) << 96
-                | u128::from(w.layer) << 80
-                | u128::from(w.hidden_by) << 64
-                | u128::from(w.cause as u8) << 56
-                | i as u128,
-        );
+        let group = u128::from(node) << 96
+            | u128::from(w.layer) << 80
+            | u128::from(w.hidden_by) << 64
+            | u128::from(w.cause as u8) << 56
+            | i as u128;
+        out.push((group, covering.of(w.node).map(|(r, _)| r)));
     }
-    // One group per run of equal keys; within a run, files in waste order (the first rule
-    // found wins).
-    members.sort_unstable();
-    let mut out: Vec<WasteGroup> = Vec::new();
-    let mut last_run = None;
-    for key in members {
-        let i = key as u32 as usize;
-        let w = &waste[i];
-        let rule = rules[i];
-        match out.last_mut() {
-            Some(g) if last_run == Some(run(key)) => {
-                g.bytes += w.bytes;
-                g.files += 1;
-                g.rule = g.rule.or(rule);
-            }
-            _ => {
-                last_run = Some(run(key));
-                out.push(WasteGroup {
-                    node: (key >> 96) as NodeId,
-                    bytes: w.bytes,
-                    files: 1,
-                    layer: w.layer,
-                    hidden_by: w.hidden_by,
-                    cause: w.cause,
-                    rule,
-                });
-            }
-        }
-    }
-    // Biggest first; ties in the order of the runs (groups are distinct on these keys).
-    out.sort_unstable_by(|a, b| {
-        b.bytes
-            .cmp(&a.bytes)
-            .then(a.node.cmp(&b.node))
-            .then(a.layer.cmp(&b.layer))
-            .then(a.hidden_by.cmp(&b.hidden_by))
-            .then(a.cause.cmp(&b.cause))
-    });
-    (rules, out)
+    out
 }
 
 impl std::fmt::Debug for Analysis {
