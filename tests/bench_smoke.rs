@@ -24,4 +24,20 @@ fn bench_smoke_run() {
         assert!(table.contains(name), "{name} missing from\n{table}");
     }
     assert!(!table.contains("failed"), "{table}");
+    // Each archive row of the ratio table pairs the floor with dsize round by round.
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.contains(" (tar) |") || l.contains(" (gzip) |") || l.contains(" (zstd) |"))
+        .collect();
+    assert_eq!(rows.len(), 6, "{table}");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (median, range) = cells[11].split_once("× (").unwrap_or_else(|| panic!("{row}"));
+        let (lo, hi) = range
+            .trim_end_matches(')')
+            .split_once('–')
+            .unwrap_or_else(|| panic!("{row}"));
+        let [m, lo, hi] = [median, lo, hi].map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("{row}")));
+        assert!(lo > 0.0 && lo <= m && m <= hi, "{row}");
+    }
 }

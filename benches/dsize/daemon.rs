@@ -69,18 +69,6 @@ pub struct Measured {
     pub ratios: Vec<f64>,
 }
 
-impl Measured {
-    fn median_ratio(&self) -> f64 {
-        let mut r = self.ratios.clone();
-        r.sort_by(f64::total_cmp);
-        match r.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => r[n / 2],
-            n => (r[n / 2 - 1] + r[n / 2]) / 2.0,
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------- HTTP
 
 enum Conn {
@@ -491,7 +479,7 @@ pub fn table(daemon: &Result<Daemon, String>, rows: &[DaemonRow]) -> String {
             rss,
             d.wall - e.wall,
             d.wall / e.wall,
-            m.median_ratio(),
+            run::median(&m.ratios),
             m.ratios.iter().copied().fold(f64::INFINITY, f64::min),
             m.ratios.iter().copied().fold(0.0, f64::max)
         ));

@@ -77,6 +77,20 @@ pub struct Row {
     pub dive: Option<Run>,
     /// stored / visible / wasted bytes, as dsize reported them (the exactness check).
     pub numbers: (u64, u64, u64),
+    /// The strict floor (*lib* for compressed layers, else the tool) ÷ dsize, round by round:
+    /// the two are measured back to back, so each pair shares the machine's load of the moment.
+    pub rounds: Vec<f64>,
+}
+
+/// The median of some numbers (NaN for none).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// Finds the layer blobs of an archive by their magic bytes (the way dsize sniffs them).
@@ -332,6 +346,7 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
     let img = image.display().to_string();
     let dsize = opts.dsize.display().to_string();
     let (mut d, mut fl, mut lib) = (Vec::new(), Vec::new(), None::<(f64, u64)>);
+    let mut rounds = Vec::new();
     let mut tool = "";
     let scratch = opts.data.join(".floor-layers");
     let plain = if compressed {
@@ -342,15 +357,21 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
     for _ in 0..opts.runs.max(1) {
         let (t, f) = tool_floor(&image, &blobs, &plain)?;
         tool = t;
+        let mut strict = (f.end == End::Ok).then_some(f.wall);
         fl.push(f);
         if compressed {
             let l = lib_floor(&image, &blobs)?;
+            strict = Some(l.0);
             lib = Some(match lib {
                 Some(p) if p.0 < l.0 => p,
                 _ => l,
             });
         }
-        d.push(timed(&dsize, &[&img, "--ci"], &opts.data, &[], None)?);
+        let run = timed(&dsize, &[&img, "--ci"], &opts.data, &[], None)?;
+        if let Some(s) = strict.filter(|_| run.end == End::Ok) {
+            rounds.push(s / run.wall);
+        }
+        d.push(run);
     }
     if !plain.is_empty() {
         std::fs::remove_dir_all(&scratch)?;
@@ -385,6 +406,7 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
         lib_floor: lib.map(|l| l.0),
         dive,
         numbers: (stored, visible, wasted),
+        rounds,
     })
 }
 
@@ -492,9 +514,9 @@ pub fn budget(paths: u64) -> f64 {
 pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| image | layers | paths | layer bytes | dsize wall (CPU) | dsize MB/s | dsize RSS (budget) | floor (1 core) | floor MB/s | floor ÷ dsize | dive | dive RSS | dive ÷ dsize |\n",
+        "| image | layers | paths | layer bytes | dsize wall (CPU) | dsize MB/s | dsize RSS (budget) | floor (1 core) | floor MB/s | floor ÷ dsize | per round: median (range) | dive | dive RSS | dive ÷ dsize |\n",
     );
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
     for r in rows {
         let rate = |t: f64| r.tar_bytes as f64 / 1e6 / t;
         let rss = r.dsize.rss_kb.map(|k| k as f64 * 1024.0);
@@ -534,8 +556,18 @@ pub fn table(rows: &[Row]) -> String {
                 (secs(d), rss, ratio)
             }
         };
+        let rounds = if r.rounds.is_empty() {
+            "–".to_string()
+        } else {
+            format!(
+                "{:.2}× ({:.2}–{:.2})",
+                median(&r.rounds),
+                r.rounds.iter().copied().fold(f64::INFINITY, f64::min),
+                r.rounds.iter().copied().fold(0.0, f64::max)
+            )
+        };
         s.push_str(&format!(
-            "| {} ({}) | {} | {} | {:.0} MB | {} | {:.0} | {}{} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} ({}) | {} | {} | {:.0} MB | {} | {:.0} | {}{} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.image,
             r.format,
             r.layers,
@@ -548,6 +580,7 @@ pub fn table(rows: &[Row]) -> String {
             floor,
             floor_rate,
             ratio,
+            rounds,
             dive,
             dive_rss,
             dive_ratio
