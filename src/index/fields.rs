@@ -45,7 +45,8 @@ fn octal_word(w: [u8; 8]) -> Option<(u64, usize)> {
     if digits == 0 || (digits < 8 && (w >> (8 * digits)) as u8 != 0) {
         return None;
     }
-    // Digit values, the first (most significant) in the top byte: zeros shift in below.
+    // Digit values, shifted up until the last digit is the top byte; the bytes shifted in are
+    // leading zeros. A lower byte holds a more significant digit.
     let mut v = (w & 0x0707_0707_0707_0707) << (8 * (8 - digits));
     // Pairs of digits into 16-bit lanes, pairs of those into 32, then the two halves.
     v = ((v & 0x00ff_00ff_00ff_00ff) << 3) + ((v >> 8) & 0x00ff_00ff_00ff_00ff);

@@ -407,7 +407,6 @@ pub struct WasteGroup {
 fn group_waste(tree: &Tree, waste: &[Waste]) -> (Vec<Option<usize>>, Vec<WasteGroup>) {
     // Sort keys are the tuples packed into one number, low bits the waste index: (parent,
     // hiding step, cause, index), then (group node, storing step, hiding step, cause, index).
-    let run = |key: u128| key >> 32;
     let mut by_dir: Vec<u128> = waste
         .iter()
         .enumerate()
@@ -467,6 +466,11 @@ fn group_waste(tree: &Tree, waste: &[Waste]) -> (Vec<Option<usize>>, Vec<WasteGr
     (rules, out)
 }
 
+/// A packed waste key without its waste index: the items of one run share it.
+fn run(key: u128) -> u128 {
+    key >> 32
+}
+
 /// For waste items keyed (parent, hiding step, cause, index) in key order: each item's group key
 /// (group node, storing step, hiding step, cause, index) and the leftover rule covering it.
 fn group_keys(tree: &Tree, waste: &[Waste], by_dir: &[u128]) -> Vec<(u128, Option<usize>)> {
@@ -508,7 +512,6 @@ fn group_keys(tree: &Tree, waste: &[Waste], by_dir: &[u128]) -> Vec<(u128, Optio
         }
         top
     };
-    let run = |key: u128| key >> 32;
     let mut last: Option<(u128, NodeId)> = None;
     let mut covering = leftovers::Covering::new(tree);
     let mut out = Vec::with_capacity(by_dir.len());
