@@ -180,3 +180,31 @@ fn compare_mouse_selects_opens_folds_and_scrolls() {
     assert!(!j.app.help);
     assert_eq!(j.app.diff.as_ref().unwrap().list.selected, 0);
 }
+
+/// On a diff tree past the live limit a typed filter is matched once typing pauses (here: the
+/// script ends), on its own thread; the screens it gives are the ones matching at the key gives,
+/// through more typing, accepting and sorting.
+#[test]
+fn big_tree_filter_is_matched_after_a_pause_and_shows_the_same() {
+    let mut live = Journey::new();
+    let mut big = Journey::new();
+    big.app.live_filter_paths = 0;
+    for j in [&mut live, &mut big] {
+        j.key(KeyCode::Enter);
+        j.keys("/ap");
+    }
+    assert!(live.screen().contains("/ap▏  "), "{}", live.screen());
+    assert!(big.screen().contains(" matches"), "{}", big.screen());
+    assert_eq!(big.screen(), live.screen());
+    for j in [&mut live, &mut big] {
+        j.keys("p/r");
+        j.key(KeyCode::Enter);
+        j.keys("sj");
+    }
+    assert_eq!(big.screen(), live.screen());
+    for j in [&mut live, &mut big] {
+        j.key(KeyCode::Esc);
+    }
+    assert_eq!(big.screen(), live.screen());
+    assert!(!big.screen().contains("matches"), "{}", big.screen());
+}

@@ -7,12 +7,12 @@ use crate::model::Analysis;
 use crate::model::compare::{Change, Comparison, DiffTree};
 use crate::report::compare::signed;
 use crate::report::{escape, human};
-use crate::tui::event_loop::{Flow, InputSource, Next};
+use crate::tui::event_loop::{FILTER_POLL, Flow, InputSource, Next, TYPING_PAUSE};
 use crate::tui::keys::{self, Action, Context, Scope};
 use crate::tui::state::Input;
 use crate::tui::state::list::ListState;
 use crate::tui::state::paths::{self, PathRegex, PathTree};
-use crate::tui::state::tree::Bits;
+use crate::tui::state::tree::{Bits, LIVE_FILTER_PATHS};
 use crate::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -23,6 +23,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::{Frame, layout::Constraint, layout::Layout};
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the diff tree is sorted.
@@ -38,22 +39,88 @@ pub enum DiffSort {
 pub struct DiffView {
     pub from: usize,
     pub to: usize,
-    pub tree: DiffTree,
+    pub tree: Arc<DiffTree>,
     open: Vec<bool>,
     sort: DiffSort,
     pub filter: String,
     pub typing: bool,
     pub error: Option<String>,
+    /// The filter the rows show.
     regex: Option<PathRegex>,
-    /// The nodes the filter matches, and those with their ancestors (None without a filter).
+    /// The nodes it matches, and those with their ancestors (None without a filter).
     matched: Option<Bits>,
     keep: Option<Bits>,
     pub match_count: usize,
+    /// A typed filter waiting for a pause in typing (big trees), and one being matched on its
+    /// own thread; the rows keep the last matches meanwhile.
+    typed: Option<PathRegex>,
+    job: Option<FilterJob>,
+    /// Up to this many nodes a typed filter is matched at the key.
+    live_paths: usize,
     /// Every node's children in `sort` order.
-    order: ChildOrder,
+    order: Arc<ChildOrder>,
     /// (node, depth) in display order.
     rows: Vec<(u32, u16)>,
     pub list: ListState,
+}
+
+/// A filter matched on its own thread, the child order its rows follow, and where it arrives.
+#[derive(Debug)]
+struct FilterJob {
+    regex: PathRegex,
+    order: Arc<ChildOrder>,
+    done: crossbeam_channel::Receiver<Filtered>,
+}
+
+/// What a filter keeps: the nodes it matches, those with their ancestors, and the rows.
+#[derive(Debug)]
+struct Filtered {
+    matched: Bits,
+    keep: Bits,
+    count: usize,
+    rows: Vec<(u32, u16)>,
+}
+
+impl Filtered {
+    /// Matches `re` (starting from `before`, the matches of a pattern it narrows) and lays out
+    /// every kept node, in `order`.
+    fn new(tree: &DiffTree, order: &ChildOrder, re: &PathRegex, before: Option<&Bits>) -> Self {
+        let matched = re.matches(tree, before);
+        let keep = paths::with_ancestors(tree, &matched);
+        let rows = rows_of(tree, order, Some(&keep), |_| true);
+        Filtered {
+            count: matched.count(),
+            matched,
+            keep,
+            rows,
+        }
+    }
+}
+
+/// (node, depth) in display order: the children of `keep` nodes (all without it) in `order`,
+/// below the directories `open` says are open.
+fn rows_of(
+    tree: &DiffTree,
+    order: &ChildOrder,
+    keep: Option<&Bits>,
+    open: impl Fn(u32) -> bool,
+) -> Vec<(u32, u16)> {
+    let children = |n: u32| {
+        order
+            .of(tree, n)
+            .iter()
+            .copied()
+            .filter(move |c| keep.is_none_or(|k| k.get(*c as usize)))
+    };
+    let mut rows = Vec::new();
+    let mut stack: Vec<(u32, u16)> = children(0).rev().map(|c| (c, 0)).collect();
+    while let Some((n, d)) = stack.pop() {
+        rows.push((n, d));
+        if open(n) {
+            stack.extend(children(n).rev().map(|c| (c, d + 1)));
+        }
+    }
+    rows
 }
 
 /// Every node's children in one order: a node's children are numbered one after the other
@@ -113,7 +180,7 @@ impl DiffView {
         &self.rows
     }
 
-    fn new(tree: DiffTree, from: usize, to: usize) -> Self {
+    fn new(tree: DiffTree, from: usize, to: usize, live_paths: usize) -> Self {
         let n = tree.len();
         let mut open = vec![false; n];
         // Directories that changed start open down to two levels.
@@ -121,11 +188,11 @@ impl DiffView {
             let depth = depth_of(&tree, i as u32);
             open[i] = i == 0 || (depth <= 1 && node.change() != Change::Same);
         }
-        let order = ChildOrder::new(&tree, DiffSort::Size);
+        let order = Arc::new(ChildOrder::new(&tree, DiffSort::Size));
         let mut v = DiffView {
             from,
             to,
-            tree,
+            tree: Arc::new(tree),
             open,
             sort: DiffSort::Size,
             filter: String::new(),
@@ -135,6 +202,9 @@ impl DiffView {
             matched: None,
             keep: None,
             match_count: 0,
+            typed: None,
+            job: None,
+            live_paths,
             order,
             rows: Vec::new(),
             list: ListState::default(),
@@ -143,58 +213,140 @@ impl DiffView {
         v
     }
 
-    /// `n`'s children in the view's order, those the filter keeps.
-    fn children(&self, n: u32) -> impl DoubleEndedIterator<Item = u32> + '_ {
-        self.order
-            .of(&self.tree, n)
-            .iter()
-            .copied()
-            .filter(|c| self.keep.as_ref().is_none_or(|k| k.get(*c as usize)))
+    /// Lays the rows out again (under a filter every kept directory is open), keeping the
+    /// selected node selected when it is still shown.
+    fn rebuild(&mut self) {
+        let filtering = self.regex.is_some();
+        let rows = rows_of(&self.tree, &self.order, self.keep.as_ref(), |n| {
+            filtering || self.open[n as usize]
+        });
+        self.set_rows(rows);
     }
 
-    fn rebuild(&mut self) {
+    fn set_rows(&mut self, rows: Vec<(u32, u16)>) {
         let selected = self.rows.get(self.list.selected).map(|r| r.0);
-        self.rows.clear();
-        let mut stack: Vec<(u32, u16)> = self.children(0).rev().map(|c| (c, 0)).collect();
-        let filtering = self.regex.is_some();
-        while let Some((n, d)) = stack.pop() {
-            self.rows.push((n, d));
-            if self.open[n as usize] || filtering {
-                stack.extend(self.children(n).rev().map(|c| (c, d + 1)));
-            }
-        }
+        self.rows = rows;
         self.list.selected = selected
             .and_then(|s| self.rows.iter().position(|r| r.0 == s))
             .unwrap_or(0);
     }
 
-    /// Sets the filter text and matches it (a regex over full paths, case-insensitive unless it
-    /// has an upper-case letter) against every path, the way the browser does.
+    /// Sorts the children by `sort` and lays the rows out again.
+    fn set_sort(&mut self, sort: DiffSort) {
+        self.sort = sort;
+        self.order = Arc::new(ChildOrder::new(&self.tree, sort));
+        self.rebuild();
+    }
+
+    /// Sets the filter text: a regex over full paths, case-insensitive unless it has an
+    /// upper-case letter, as in the browser. Up to [`DiffView::live_paths`] nodes it is matched
+    /// here and now; on a bigger tree it waits for a pause in typing ([`DiffView::settle`]) and
+    /// is matched on its own thread, while keys keep their frames.
     fn set_filter(&mut self, text: String) {
         self.filter = text;
         self.error = None;
+        self.typed = None;
         if self.filter.is_empty() {
             (self.regex, self.matched, self.keep, self.match_count) = (None, None, None, 0);
-        } else {
-            let insensitive = !self.filter.chars().any(char::is_uppercase);
-            let re = match PathRegex::new(&self.filter, insensitive) {
-                Ok(re) => re,
-                Err(_) => {
-                    self.error = Some("invalid regex".into());
-                    return;
-                }
-            };
-            // A pattern that only grew matches a subset of what the last one matched.
-            let before = match (&self.regex, &self.matched) {
-                (Some(old), Some(m)) if re.narrows(old) => Some(m),
-                _ => None,
-            };
-            let matched = re.matches(&self.tree, before);
-            let keep = paths::with_ancestors(&self.tree, &matched);
-            self.match_count = matched.count();
-            (self.regex, self.matched, self.keep) = (Some(re), Some(matched), Some(keep));
+            self.job = None;
+            self.rebuild();
+            return;
         }
-        self.rebuild();
+        let insensitive = !self.filter.chars().any(char::is_uppercase);
+        let Ok(re) = PathRegex::new(&self.filter, insensitive) else {
+            self.error = Some("invalid regex".into());
+            return;
+        };
+        if self.tree.len() > self.live_paths {
+            self.typed = Some(re);
+            return;
+        }
+        let f = Filtered::new(&self.tree, &self.order, &re, self.narrowing(&re));
+        self.job = None;
+        self.install(re, f);
+    }
+
+    /// The matches a new filter may start from: those of the shown one, when it narrows it (a
+    /// pattern that only grew matches a subset of what the last one matched).
+    fn narrowing(&self, re: &PathRegex) -> Option<&Bits> {
+        match (&self.regex, &self.matched) {
+            (Some(old), Some(m)) if re.narrows(old) => Some(m),
+            _ => None,
+        }
+    }
+
+    fn install(&mut self, re: PathRegex, f: Filtered) {
+        (self.regex, self.matched, self.keep, self.match_count) =
+            (Some(re), Some(f.matched), Some(f.keep), f.count);
+        self.set_rows(f.rows);
+    }
+
+    /// True when typed text waits for a pause in typing.
+    pub fn pending(&self) -> bool {
+        self.typed.is_some()
+    }
+
+    /// True while a typed filter is matched on its own thread.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Typing paused (or the input ended): starts matching the waiting filter on its own thread,
+    /// then takes its result when it is done (`wait`: waits for it). True when the rows changed.
+    pub fn settle(&mut self, wait: bool) -> bool {
+        if let Some(re) = self.typed.take() {
+            let before = self.narrowing(&re).cloned();
+            let (tree, order, job_re) = (Arc::clone(&self.tree), Arc::clone(&self.order), re.clone());
+            let (tx, done) = crossbeam_channel::bounded(1);
+            let spawned = std::thread::Builder::new()
+                .name("dsize-filter".into())
+                .spawn(move || {
+                    // The receiver is gone when a newer filter or a clear replaced this one.
+                    let _ = tx.send(Filtered::new(&tree, &order, &job_re, before.as_ref()));
+                });
+            match spawned {
+                Ok(_) => {
+                    self.job = Some(FilterJob {
+                        regex: re,
+                        order: Arc::clone(&self.order),
+                        done,
+                    })
+                }
+                Err(_) => {
+                    let f = Filtered::new(&self.tree, &self.order, &re, self.narrowing(&re));
+                    self.job = None;
+                    self.install(re, f);
+                    return true;
+                }
+            }
+        }
+        self.poll(wait)
+    }
+
+    /// Takes the result of a finished filter job (`wait`: waits for it). True when the rows
+    /// changed.
+    fn poll(&mut self, wait: bool) -> bool {
+        let Some(job) = self.job.take() else {
+            return false;
+        };
+        let got = if wait {
+            job.done.recv().ok()
+        } else {
+            match job.done.try_recv() {
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    self.job = Some(job);
+                    return false;
+                }
+                r => r.ok(),
+            }
+        };
+        let Some(f) = got else { return false };
+        self.install(job.regex, f);
+        if !Arc::ptr_eq(&job.order, &self.order) {
+            // Sorted the other way while it ran: its rows follow the old order.
+            self.rebuild();
+        }
+        true
     }
 
     fn selected(&self) -> Option<u32> {
@@ -251,6 +403,9 @@ pub struct CompareApp {
     pub quit: bool,
     pub area: Rect,
     pub theme: Theme,
+    /// Diff trees up to this many nodes match a typed filter at the key; bigger ones when
+    /// typing pauses, on their own thread.
+    pub live_filter_paths: usize,
 }
 
 impl CompareApp {
@@ -267,7 +422,14 @@ impl CompareApp {
             quit: false,
             area,
             theme,
+            live_filter_paths: LIVE_FILTER_PATHS,
         }
+    }
+
+    /// Typing paused or the input ended (`wait`): a waiting filter is matched, a finished one
+    /// shown. True when the rows changed.
+    fn settle_filter(&mut self, wait: bool) -> bool {
+        self.diff.as_mut().is_some_and(|d| d.settle(wait))
     }
 
     /// Rows the current list shows: the frame's borders and the footer take 3 lines, the
@@ -357,14 +519,10 @@ impl CompareApp {
                     Action::Back if !d.filter.is_empty() => d.set_filter(String::new()),
                     Action::Back => self.screen = Screen::Pairs,
                     Action::Filter => d.typing = true,
-                    Action::Sort => {
-                        d.sort = match d.sort {
-                            DiffSort::Size => DiffSort::Name,
-                            DiffSort::Name => DiffSort::Size,
-                        };
-                        d.order = ChildOrder::new(&d.tree, d.sort);
-                        d.rebuild();
-                    }
+                    Action::Sort => d.set_sort(match d.sort {
+                        DiffSort::Size => DiffSort::Name,
+                        DiffSort::Name => DiffSort::Size,
+                    }),
                     Action::Toggle | Action::Enter => d.toggle_selected(height),
                     Action::Right => {
                         if let Some(n) = d.selected().filter(|n| d.is_dir(*n)) {
@@ -445,7 +603,7 @@ impl CompareApp {
         };
         if self.diff.as_ref().is_none_or(|d| (d.from, d.to) != (from, to)) {
             let tree = DiffTree::build(&self.analyses[from], &self.analyses[to]);
-            self.diff = Some(DiffView::new(tree, from, to));
+            self.diff = Some(DiffView::new(tree, from, to, self.live_filter_paths));
         }
         self.screen = Screen::Tree;
     }
@@ -603,6 +761,8 @@ pub fn draw(f: &mut Frame, app: &CompareApp) {
             let line = if d.typing || !d.filter.is_empty() {
                 let status = match &d.error {
                     Some(e) => format!("  ({e})"),
+                    None if d.pending() => "  (applied when typing pauses)".into(),
+                    None if d.running() => "  matching…".into(),
                     None => format!("  {} matches", d.match_count),
                 };
                 Line::from(vec![
@@ -692,16 +852,34 @@ pub fn run_loop<B: Backend>(
     };
     redraw(terminal, app)?;
     loop {
-        match input.next(Duration::from_millis(500))? {
+        let timeout = match &app.diff {
+            Some(d) if d.pending() => TYPING_PAUSE,
+            Some(d) if d.running() => FILTER_POLL,
+            _ => Duration::from_millis(500),
+        };
+        match input.next(timeout)? {
             Next::Input(i) => {
                 app.on_input(i);
                 if app.quit {
                     return Ok(Flow::Quit);
                 }
+                if let Some(d) = app.diff.as_mut() {
+                    d.poll(false);
+                }
                 redraw(terminal, app)?;
             }
-            Next::Idle => {}
-            Next::End => return Ok(Flow::Paused),
+            Next::Idle => {
+                if app.settle_filter(false) {
+                    redraw(terminal, app)?;
+                }
+            }
+            Next::End => {
+                // A script ends as a pause would: its filter is matched and shown.
+                if app.settle_filter(true) {
+                    redraw(terminal, app)?;
+                }
+                return Ok(Flow::Paused);
+            }
         }
     }
 }
@@ -713,45 +891,83 @@ mod tests {
 
     /// Typed one key at a time (so later patterns narrow earlier ones), the filter keeps what
     /// the regex matches on every full path of the diff tree, with their directories, and
-    /// shows all of those and nothing else.
+    /// shows all of those and nothing else: matched at the key, and on its own thread after a
+    /// pause (the way big trees match it), where the rows keep the last matches until then.
     #[test]
     fn filter_keeps_what_the_regex_matches_on_every_path() {
         let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
         let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
-        let mut view = DiffView::new(DiffTree::build(&a, &b), 0, 1);
-        for text in [
-            "a", "ap", "app", "app/", "app/r", "L", "Li", "\\.py$", "(", "usr/.*s", "/",
-        ] {
-            view.set_filter(text.to_string());
-            let Ok(re) = regex::bytes::RegexBuilder::new(text)
-                .case_insensitive(!text.chars().any(char::is_uppercase))
-                .build()
-            else {
-                assert_eq!(view.error.as_deref(), Some("invalid regex"), "{text}");
-                continue;
-            };
-            let tree = &view.tree;
-            let matched: Vec<u32> = (1..tree.len() as u32)
-                .filter(|n| re.is_match(&tree.path(*n)))
-                .collect();
-            let upper = text.chars().any(char::is_uppercase);
-            assert!(
-                !matched.is_empty() || upper,
-                "{text} matches nothing: a weak case"
-            );
-            assert_eq!(view.match_count, matched.len(), "{text}");
-            let mut keep = vec![false; tree.len()];
-            for &n in &matched {
-                let mut p = n;
-                while p != 0 {
-                    keep[p as usize] = true;
-                    p = tree.node(p).parent;
+        for live_paths in [LIVE_FILTER_PATHS, 0] {
+            let mut view = DiffView::new(DiffTree::build(&a, &b), 0, 1, live_paths);
+            for text in [
+                "a", "ap", "app", "app/", "app/r", "L", "Li", "\\.py$", "(", "usr/.*s", "/",
+            ] {
+                let rows_before = view.rows.clone();
+                view.set_filter(text.to_string());
+                let Ok(re) = regex::bytes::RegexBuilder::new(text)
+                    .case_insensitive(!text.chars().any(char::is_uppercase))
+                    .build()
+                else {
+                    assert_eq!(view.error.as_deref(), Some("invalid regex"), "{text}");
+                    assert!(!view.pending(), "{text}");
+                    continue;
+                };
+                if live_paths == 0 {
+                    assert!(
+                        view.pending() && view.rows == rows_before,
+                        "{text}: waits for a pause"
+                    );
+                    assert!(view.settle(true), "{text}");
+                    assert!(!view.pending() && !view.running(), "{text}");
                 }
+                let tree = &view.tree;
+                let matched: Vec<u32> = (1..tree.len() as u32)
+                    .filter(|n| re.is_match(&tree.path(*n)))
+                    .collect();
+                let upper = text.chars().any(char::is_uppercase);
+                assert!(
+                    !matched.is_empty() || upper,
+                    "{text} matches nothing: a weak case"
+                );
+                assert_eq!(view.match_count, matched.len(), "{text}");
+                let mut keep = vec![false; tree.len()];
+                for &n in &matched {
+                    let mut p = n;
+                    while p != 0 {
+                        keep[p as usize] = true;
+                        p = tree.node(p).parent;
+                    }
+                }
+                let mut shown: Vec<u32> = view.rows.iter().map(|r| r.0).collect();
+                shown.sort_unstable();
+                let want: Vec<u32> = (1..tree.len() as u32).filter(|n| keep[*n as usize]).collect();
+                assert_eq!(shown, want, "{text}");
             }
-            let mut shown: Vec<u32> = view.rows.iter().map(|r| r.0).collect();
-            shown.sort_unstable();
-            let want: Vec<u32> = (1..tree.len() as u32).filter(|n| keep[*n as usize]).collect();
-            assert_eq!(shown, want, "{text}");
         }
+    }
+
+    /// A filter matched on its own thread while the sort changed shows its rows in the new
+    /// order; one cleared while it ran is never shown.
+    #[test]
+    fn filter_job_follows_sort_and_clear() {
+        let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
+        let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
+        let tree = DiffTree::build(&a, &b);
+        let mut live = DiffView::new(tree.clone(), 0, 1, LIVE_FILTER_PATHS);
+        let mut big = DiffView::new(tree, 0, 1, 0);
+        live.set_filter("a".into());
+        live.set_sort(DiffSort::Name);
+        big.set_filter("a".into());
+        big.settle(false);
+        big.set_sort(DiffSort::Name);
+        big.settle(true);
+        assert_eq!(big.rows, live.rows);
+        big.set_filter("ap".into());
+        big.settle(false);
+        big.set_filter(String::new());
+        assert!(!big.running() && !big.settle(true));
+        assert_eq!(big.match_count, 0);
+        live.set_filter(String::new());
+        assert_eq!(big.rows, live.rows);
     }
 }
