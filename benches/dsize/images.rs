@@ -22,11 +22,17 @@ pub enum Format {
 impl Format {
     /// The format a `--only NAME:FORMAT` names: `tar`, `gzip` or `zstd`.
     pub fn from_label(label: &str) -> Option<Format> {
-        match label {
-            "tar" => Some(Format::DockerSave),
-            "gzip" => Some(Format::OciGzip),
-            "zstd" => Some(Format::OciZstd),
-            _ => None,
+        [Format::DockerSave, Format::OciGzip, Format::OciZstd]
+            .into_iter()
+            .find(|f| f.label() == label)
+    }
+
+    /// The label `--only NAME:FORMAT` uses for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::DockerSave => "tar",
+            Format::OciGzip => "gzip",
+            Format::OciZstd => "zstd",
         }
     }
 
