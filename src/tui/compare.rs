@@ -97,8 +97,8 @@ impl Filtered {
     }
 }
 
-/// (node, depth) in display order: the children of `keep` nodes (all without it) in `order`,
-/// below the directories `open` says are open.
+/// (node, depth) in display order: the nodes `keep` holds (every node without it), children in
+/// `order`, going down only into the directories `open` says are open.
 fn rows_of(
     tree: &DiffTree,
     order: &ChildOrder,
@@ -239,7 +239,7 @@ impl DiffView {
     }
 
     /// Sets the filter text: a regex over full paths, case-insensitive unless it has an
-    /// upper-case letter, as in the browser. Up to [`DiffView::live_paths`] nodes it is matched
+    /// upper-case letter, as in the browser. Up to `live_paths` nodes it is matched
     /// here and now; on a bigger tree it waits for a pause in typing ([`DiffView::settle`]) and
     /// is matched on its own thread, while keys keep their frames.
     fn set_filter(&mut self, text: String) {
