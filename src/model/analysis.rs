@@ -418,13 +418,14 @@ fn group_waste(tree: &Tree, waste: &[Waste]) -> (Vec<Option<usize>>, Vec<WasteGr
     by_dir.par_sort_unstable();
     // Every answer depends on the tree alone, so the two halves are worked out side by side.
     let (lo, hi) = by_dir.split_at(by_dir.len() / 2);
-    let (mut members, high) = rayon::join(|| group_keys(tree, waste, lo), || group_keys(tree, waste, hi));
+    let ((mut members, mut found), (high, high_found)) =
+        rayon::join(|| group_keys(tree, waste, lo), || group_keys(tree, waste, hi));
     members.extend(high);
+    found.extend(high_found);
     let mut rules: Vec<Option<usize>> = vec![None; waste.len()];
-    for (key, rule) in &members {
-        rules[*key as u32 as usize] = *rule;
+    for (key, rule) in members.iter().zip(found) {
+        rules[*key as u32 as usize] = rule;
     }
-    let mut members: Vec<u128> = members.into_iter().map(|(key, _)| key).collect();
     // One group per run of equal keys; within a run, files in waste order (the first rule
     // found wins).
     members.par_sort_unstable();
@@ -472,8 +473,9 @@ fn run(key: u128) -> u128 {
 }
 
 /// For waste items keyed (parent, hiding step, cause, index) in key order: each item's group key
-/// (group node, storing step, hiding step, cause, index) and the leftover rule covering it.
-fn group_keys(tree: &Tree, waste: &[Waste], by_dir: &[u128]) -> Vec<(u128, Option<usize>)> {
+/// (group node, storing step, hiding step, cause, index), and the leftover rule covering it (in
+/// the same order).
+fn group_keys(tree: &Tree, waste: &[Waste], by_dir: &[u128]) -> (Vec<u128>, Vec<Option<usize>>) {
     // True when step `by` removed directory `p` for `cause` (so it belongs to the group of
     // what it held).
     let removed_with = |p: NodeId, by: u16, cause: Cause| {
@@ -514,7 +516,8 @@ fn group_keys(tree: &Tree, waste: &[Waste], by_dir: &[u128]) -> Vec<(u128, Optio
     };
     let mut last: Option<(u128, NodeId)> = None;
     let mut covering = leftovers::Covering::new(tree);
-    let mut out = Vec::with_capacity(by_dir.len());
+    let mut keys = Vec::with_capacity(by_dir.len());
+    let mut rules = Vec::with_capacity(by_dir.len());
     for &key in by_dir {
         let i = key as u32 as usize;
         let w = &waste[i];
@@ -532,9 +535,10 @@ fn group_keys(tree: &Tree, waste: &[Waste], by_dir: &[u128]) -> Vec<(u128, Optio
             | u128::from(w.hidden_by) << 64
             | u128::from(w.cause as u8) << 56
             | i as u128;
-        out.push((group, covering.of(w.node).map(|(r, _)| r)));
+        keys.push(group);
+        rules.push(covering.of(w.node).map(|(r, _)| r));
     }
-    out
+    (keys, rules)
 }
 
 impl std::fmt::Debug for Analysis {
