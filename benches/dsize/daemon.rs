@@ -468,7 +468,7 @@ pub fn table(daemon: &Result<Daemon, String>, rows: &[DaemonRow]) -> String {
             format!("{:.0} MB ({:.0} MB {ok})", b / 1e6, run::budget(r.paths) / 1e6)
         });
         s.push_str(&format!(
-            "| {} | {} | {:.0} MB | {:.2} s | {:.2} s | {:.2} s{} | {} | {:+.2} s | {:.2}× | {:.2}× ({:.2}–{:.2}) |\n",
+            "| {} | {} | {:.0} MB | {:.2} s | {:.2} s | {:.2} s{} | {} | {:+.2} s | {:.2}× | {} |\n",
             r.image,
             r.paths,
             e.bytes as f64 / 1e6,
@@ -479,9 +479,7 @@ pub fn table(daemon: &Result<Daemon, String>, rows: &[DaemonRow]) -> String {
             rss,
             d.wall - e.wall,
             d.wall / e.wall,
-            run::median(&m.ratios),
-            m.ratios.iter().copied().fold(f64::INFINITY, f64::min),
-            m.ratios.iter().copied().fold(0.0, f64::max)
+            run::rounds_cell(&m.ratios)
         ));
     }
     for r in rows {

@@ -91,7 +91,6 @@ fn main() -> ExitCode {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-data"));
     let mut only = Vec::new();
-    let mut only_text = String::new();
     let mut runs = 3;
     let mut dive_limit = Some(600.0);
     let mut keep_loaded = false;
@@ -101,8 +100,7 @@ fn main() -> ExitCode {
         match a.as_str() {
             "--data" => data = PathBuf::from(value()),
             "--only" => {
-                only_text = value();
-                only = match only_text.split(',').map(parse_only).collect() {
+                only = match value().split(',').map(parse_only).collect() {
                     Ok(o) => o,
                     Err(e) => {
                         eprintln!("{e}");
@@ -119,9 +117,9 @@ fn main() -> ExitCode {
         }
     }
     // Only `run` (and `all`'s run) measures one archive of an image; the others take images.
-    if let Some(o) = only_text
-        .split(',')
-        .find(|o| o.contains(':'))
+    if let Some((o, f)) = only
+        .iter()
+        .find_map(|o| o.format.map(|f| (o, f)))
         .filter(|_| matches!(cmd.as_str(), "gen" | "daemon"))
     {
         let what = if cmd == "gen" {
@@ -129,7 +127,7 @@ fn main() -> ExitCode {
         } else {
             "daemon loads the image's docker save archive"
         };
-        eprintln!("--only {o}: {what}; name the image alone");
+        eprintln!("--only {}:{}: {what}; name the image alone", o.name, f.label());
         return ExitCode::from(2);
     }
     let opts = run::Opts {

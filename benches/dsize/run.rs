@@ -82,15 +82,17 @@ pub struct Row {
     pub rounds: Vec<f64>,
 }
 
-/// The median of some numbers (NaN for none).
-pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
+/// Ratios measured round by round, as a table cell: `median× (lowest–highest)`, `–` for none.
+pub fn rounds_cell(ratios: &[f64]) -> String {
+    let mut v = ratios.to_vec();
     v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
+    let n = v.len();
+    let median = match n {
+        0 => return "–".into(),
         n if n % 2 == 1 => v[n / 2],
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
+    };
+    format!("{median:.2}× ({:.2}–{:.2})", v[0], v[n - 1])
 }
 
 /// Finds the layer blobs of an archive by their magic bytes (the way dsize sniffs them).
@@ -556,16 +558,6 @@ pub fn table(rows: &[Row]) -> String {
                 (secs(d), rss, ratio)
             }
         };
-        let rounds = if r.rounds.is_empty() {
-            "–".to_string()
-        } else {
-            format!(
-                "{:.2}× ({:.2}–{:.2})",
-                median(&r.rounds),
-                r.rounds.iter().copied().fold(f64::INFINITY, f64::min),
-                r.rounds.iter().copied().fold(0.0, f64::max)
-            )
-        };
         s.push_str(&format!(
             "| {} ({}) | {} | {} | {:.0} MB | {} | {:.0} | {}{} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.image,
@@ -580,7 +572,7 @@ pub fn table(rows: &[Row]) -> String {
             floor,
             floor_rate,
             ratio,
-            rounds,
+            rounds_cell(&r.rounds),
             dive,
             dive_rss,
             dive_ratio
