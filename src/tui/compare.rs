@@ -183,10 +183,12 @@ impl DiffView {
     fn new(tree: DiffTree, from: usize, to: usize, live_paths: usize) -> Self {
         let n = tree.len();
         let mut open = vec![false; n];
-        // Directories that changed start open down to two levels.
-        for (i, node) in tree.nodes().iter().enumerate() {
-            let depth = depth_of(&tree, i as u32);
-            open[i] = i == 0 || (depth <= 1 && node.change() != Change::Same);
+        // Directories that changed start open down to two levels: the root's children and
+        // theirs.
+        open[0] = true;
+        for (i, node) in tree.nodes().iter().enumerate().skip(1) {
+            let top_two = node.parent == 0 || tree.node(node.parent).parent == 0;
+            open[i] = top_two && node.change() != Change::Same;
         }
         let order = Arc::new(ChildOrder::new(&tree, DiffSort::Size));
         let mut v = DiffView {
@@ -261,6 +263,11 @@ impl DiffView {
             self.typed = Some(re);
             return;
         }
+        self.match_here(re);
+    }
+
+    /// Matches `re` on this thread and shows it (a job still running is dropped).
+    fn match_here(&mut self, re: PathRegex) {
         let f = Filtered::new(&self.tree, &self.order, &re, self.narrowing(&re));
         self.job = None;
         self.install(re, f);
@@ -313,9 +320,7 @@ impl DiffView {
                     })
                 }
                 Err(_) => {
-                    let f = Filtered::new(&self.tree, &self.order, &re, self.narrowing(&re));
-                    self.job = None;
-                    self.install(re, f);
+                    self.match_here(re);
                     return true;
                 }
             }
@@ -370,15 +375,6 @@ impl DiffView {
         self.open[n as usize] = open;
         self.rebuild();
     }
-}
-
-fn depth_of(tree: &DiffTree, mut n: u32) -> usize {
-    let mut d: usize = 0;
-    while n != 0 {
-        n = tree.node(n).parent;
-        d += 1;
-    }
-    d.saturating_sub(1)
 }
 
 /// Which screen is shown.
