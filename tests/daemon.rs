@@ -5,8 +5,12 @@
 //!   the daemon, exactly as their `docker save` file does, field by field, with the byte numbers
 //!   the Dockerfiles imply; and real failures (dead socket, missing image, bad `DOCKER_HOST`,
 //!   permission denied) give one line and exit 2;
-//! - against REAL Podman (`podman system service`, started and stopped by the test), when it
-//!   runs here;
+//! - against a second REAL dockerd listening with `--tlsverify` (certificates made with openssl,
+//!   daemon started and stopped by the test): over TLS, by `DOCKER_HOST` and by a docker context,
+//!   the report is the socket's; a wrong CA, a missing client certificate, a host the certificate
+//!   does not name and plain HTTP to the TLS port each give one line;
+//! - against REAL Podman (`podman system service`, started and stopped by the test; `.ci/run`
+//!   installs Podman, and with `CI=true` a Podman that cannot serve or build fails the test);
 //! - against a FAKE Engine API on a unix socket (a thread answering HTTP/1.1), which serves
 //!   archives from the test kit in every shape and injects stalls, malformed answers, a stream
 //!   cut mid-export and server errors: one clear line and exit 2, never a panic or a hang.
@@ -86,6 +90,8 @@ fn dsize(args: &[&str], env: &[(&str, &str)]) -> Output {
     c.args(args)
         .env_remove("DOCKER_CONTEXT")
         .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_TLS")
+        .env_remove("DOCKER_CERT_PATH")
         .env_remove("CONTAINER_HOST");
     for (k, v) in env {
         c.env(k, v);
@@ -1046,6 +1052,231 @@ fn fake_daemon_socket_absent_or_forbidden() {
     assert_one_line_error(&out, &format!("permission denied on {}", fake.host()));
 }
 
+// ---------------------------------------------------------------------------------- TLS
+
+/// A second, real dockerd that listens on TCP with `--tlsverify` (as GitLab's docker:dind and
+/// docker-machine hosts do), on private directories; stopped when dropped.
+struct TlsDaemon {
+    child: std::process::Child,
+    sock: PathBuf,
+    port: u16,
+    /// `ca.pem`, `cert.pem`, `key.pem` of the client, and the server's files.
+    certs: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for TlsDaemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// openssl with its arguments, in `dir`.
+fn openssl(dir: &Path, args: &str) -> Result<String, String> {
+    sh(Command::new("openssl").args(args.split(' ')).current_dir(dir), 60)
+}
+
+/// A CA, a server certificate for `localhost` only, a client certificate, and a second CA that
+/// signed neither (`other/ca.pem`), and a directory with the CA but no client certificate.
+fn make_certs(dir: &Path) -> Result<(), String> {
+    openssl(dir, "version").map_err(|e| format!("openssl is not installed: {e}"))?;
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").map_err(|e| e.to_string())?;
+    for args in [
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=dsize-test-ca",
+        "req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr -subj /CN=localhost",
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server-cert.pem -days 2 -extfile server.ext",
+        "req -newkey rsa:2048 -nodes -keyout key.pem -out client.csr -subj /CN=dsize-test-client",
+        "x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 2 -extfile client.ext",
+    ] {
+        openssl(dir, args)?;
+    }
+    for sub in ["other", "ca-only"] {
+        std::fs::create_dir(dir.join(sub)).map_err(|e| e.to_string())?;
+    }
+    openssl(
+        &dir.join("other"),
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=another-ca",
+    )?;
+    std::fs::copy(dir.join("ca.pem"), dir.join("ca-only/ca.pem")).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn start_tls_daemon() -> Result<TlsDaemon, String> {
+    if sh(Command::new("id").arg("-u"), 10).map_or(true, |u| u.trim() != "0") {
+        return Err("starting a second dockerd needs root".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).map_err(|e| e.to_string())?;
+    make_certs(&certs)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let sock = dir.path().join("d.sock");
+    let c = |f: &str| certs.join(f).display().to_string();
+    let child = Command::new("dockerd")
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .arg("--pidfile")
+        .arg(dir.path().join("d.pid"))
+        .arg("-H")
+        .arg(format!("unix://{}", sock.display()))
+        .arg("-H")
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .args([
+            "--tlsverify",
+            "--tlscacert",
+            &c("ca.pem"),
+            "--tlscert",
+            &c("server-cert.pem"),
+        ])
+        .args(["--tlskey", &c("server-key.pem")])
+        .args(["--storage-driver=vfs", "--iptables=false", "--bridge=none"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start dockerd: {e}"))?;
+    let daemon = TlsDaemon {
+        child,
+        sock,
+        port,
+        certs,
+        dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sh(
+        Command::new("docker").arg("-H").arg(daemon.host()).arg("info"),
+        30,
+    )
+    .is_err()
+    {
+        if Instant::now() > deadline {
+            return Err("the TLS dockerd did not answer on its socket within 60s".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(daemon)
+}
+
+impl TlsDaemon {
+    /// Its private unix socket (for loading the image).
+    fn host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+
+    /// `dsize ARGS` against its TLS port at `host`, with the certificates in `certs`.
+    fn dsize(&self, host: &str, certs: &Path, args: &[&str]) -> Output {
+        let h = format!("tcp://{host}:{}", self.port);
+        let c = certs.display().to_string();
+        dsize(
+            args,
+            &[
+                ("DOCKER_HOST", &h),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", &c),
+            ],
+        )
+    }
+}
+
+#[test]
+fn daemon_over_tls_reads_what_the_socket_reads() {
+    const TEST: &str = "daemon_over_tls_reads_what_the_socket_reads";
+    let Some(built) = docker(TEST) else {
+        return;
+    };
+    let daemon = match start_tls_daemon() {
+        Ok(d) => d,
+        Err(why) if in_ci() => panic!("{TEST}: CI is set but the TLS daemon cannot start: {why}"),
+        Err(why) => {
+            skipped(TEST, &why);
+            return;
+        }
+    };
+    sh(
+        Command::new("docker")
+            .arg("-H")
+            .arg(daemon.host())
+            .args(["load", "-i"])
+            .arg(built.saved(V3)),
+        300,
+    )
+    .unwrap();
+    let json = |out: Output| -> Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let over_tls = json(daemon.dsize("localhost", &daemon.certs, &[V3, "--json", "-"]));
+    let format = over_tls["image"]["format"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        format.contains(&format!("at tcp://localhost:{} with TLS", daemon.port)),
+        "the report names the TLS endpoint: {format}"
+    );
+    let on_socket = json(dsize(&[V3, "--json", "-"], &[]));
+    assert_same_report(over_tls.clone(), on_socket, "TLS against the socket");
+    // The same endpoint as a docker context made by the docker CLI (its TLS files are kept in
+    // the context store).
+    let config = daemon.dir.path().join("config");
+    let c = |f: &str| daemon.certs.join(f).display().to_string();
+    let docker_spec = format!(
+        "host=tcp://localhost:{},ca={},cert={},key={}",
+        daemon.port,
+        c("ca.pem"),
+        c("cert.pem"),
+        c("key.pem")
+    );
+    sh(
+        Command::new("docker").env("DOCKER_CONFIG", &config).args([
+            "context",
+            "create",
+            "tls-test",
+            "--docker",
+            &docker_spec,
+        ]),
+        60,
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let by_context = json(dsize(
+        &[V3, "--json", "-"],
+        &[("DOCKER_CONFIG", &config), ("DOCKER_CONTEXT", "tls-test")],
+    ));
+    assert_eq!(by_context, over_tls, "the context reads as DOCKER_HOST does");
+
+    // What goes wrong, each in one line that says what to do.
+    let certs = &daemon.certs;
+    let out = daemon.dsize("localhost", &certs.join("other"), &[V3, "--report"]);
+    assert_one_line_error(&out, "not signed by the ca.pem in use");
+    let out = daemon.dsize("localhost", &certs.join("ca-only"), &[V3, "--report"]);
+    assert_one_line_error(&out, "the daemon refused the client certificate");
+    let out = daemon.dsize("127.0.0.1", certs, &[V3, "--report"]);
+    assert_one_line_error(&out, "does not name this host");
+    let plain = format!("tcp://localhost:{}", daemon.port);
+    let out = dsize(&[V3, "--report"], &[("DOCKER_HOST", &plain)]);
+    assert_one_line_error(&out, "this port speaks TLS: set DOCKER_TLS_VERIFY=1");
+    let missing = daemon.dir.path().join("nothing");
+    let out = daemon.dsize("localhost", &missing, &[V3, "--report"]);
+    assert_one_line_error(&out, "ca.pem cannot be read");
+}
+
 // ------------------------------------------------------------------------------- Podman
 
 /// `podman system service` on a private socket, stopped when dropped.
@@ -1118,12 +1349,16 @@ fn podman_source_equals_podman_save() {
     let dir = tempfile::tempdir().unwrap();
     let service = match start_podman(dir.path()) {
         Ok(s) => s,
+        Err(why) if in_ci() => panic!("{TEST}: CI is set but Podman cannot serve here: {why}"),
         Err(why) => {
             skipped(TEST, &why);
             return;
         }
     };
     if let Err(why) = podman_base() {
+        if in_ci() {
+            panic!("{TEST}: CI is set but Podman has no base image: {why}");
+        }
         skipped(TEST, &why);
         return;
     }
@@ -1149,6 +1384,9 @@ fn podman_source_equals_podman_save() {
         );
         // Podman that serves but cannot build here (no user namespaces, …) is not dsize's bug.
         if let Err(why) = built {
+            if in_ci() {
+                panic!("{TEST}: CI is set but podman cannot build here: {why}");
+            }
             skipped(TEST, &format!("podman cannot build here: {why}"));
             return;
         }

@@ -112,6 +112,11 @@ fn open(address: &Address, timeout: Option<Duration>) -> io::Result<Conn> {
             s.set_read_timeout(timeout)?;
             Conn::Tcp(s)
         }
+        Address::Tls(..) => {
+            return Err(io::Error::other(format!(
+                "{address}: the daemon bench times the export over plain HTTP only; point DOCKER_HOST at the daemon's socket"
+            )));
+        }
     })
 }
 

@@ -8,6 +8,12 @@
 //! default socket was tried, Podman's sockets are the fallback. Podman: `CONTAINER_HOST`, then
 //! `$XDG_RUNTIME_DIR/podman/podman.sock`, then `/run/podman/podman.sock`.
 //!
+//! TLS, as the docker CLI does it: with `DOCKER_TLS_VERIFY` set (any value), a `tcp://` host is
+//! spoken to over TLS (default port 2376), the daemon's certificate checked against `ca.pem` in
+//! `$DOCKER_CERT_PATH` (else the config directory), and `cert.pem`/`key.pem` there presented
+//! when both exist. A context's TLS files live in `contexts/tls/<sha256 of the name>/docker/`.
+//! TLS without checking the daemon (`DOCKER_TLS` alone, a context's `SkipTLSVerify`) is refused.
+//!
 //! No sockets are opened here; [`super::engine`] connects to what [`plan`] returns.
 
 use serde::Deserialize;
@@ -26,6 +32,9 @@ pub struct Env {
     pub docker_context: Option<String>,
     pub docker_config: Option<PathBuf>,
     pub docker_tls_verify: bool,
+    /// `DOCKER_TLS`: TLS without checking the daemon's certificate (refused).
+    pub docker_tls: bool,
+    pub docker_cert_path: Option<PathBuf>,
     pub container_host: Option<String>,
     pub home: Option<PathBuf>,
     pub xdg_runtime_dir: Option<PathBuf>,
@@ -40,6 +49,8 @@ impl Env {
             docker_context: var("DOCKER_CONTEXT"),
             docker_config: var("DOCKER_CONFIG").map(PathBuf::from),
             docker_tls_verify: var("DOCKER_TLS_VERIFY").is_some(),
+            docker_tls: var("DOCKER_TLS").is_some(),
+            docker_cert_path: var("DOCKER_CERT_PATH").map(PathBuf::from),
             container_host: var("CONTAINER_HOST"),
             home: var("HOME").map(PathBuf::from),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
@@ -76,6 +87,43 @@ pub enum Address {
     Unix(PathBuf),
     /// `host:port` spoken to in plain HTTP.
     Tcp(String),
+    /// `host:port` spoken to over TLS, with the files of `certs`.
+    Tls(String, TlsFiles),
+}
+
+/// The files of a TLS connection: the CA the daemon's certificate must chain to, and the client
+/// certificate and key to present (both, or neither).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+impl TlsFiles {
+    /// The files in `dir` (`ca.pem`, `cert.pem`, `key.pem`), checked to be readable. `why`
+    /// says what asked for TLS, for the message.
+    fn in_dir(dir: &Path, files: &dyn Files, why: &str) -> Result<TlsFiles, String> {
+        let [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map(|f| dir.join(f));
+        if files.read(&ca).is_none() {
+            return Err(format!(
+                "{why}: {} cannot be read; the daemon's certificate is checked against it (DOCKER_CERT_PATH names the directory holding ca.pem, cert.pem and key.pem)",
+                ca.display()
+            ));
+        }
+        let client = match (files.read(&cert).is_some(), files.read(&key).is_some()) {
+            (true, true) => Some((cert, key)),
+            (false, false) => None,
+            (has_cert, _) => {
+                let (there, missing) = if has_cert { (&cert, &key) } else { (&key, &cert) };
+                return Err(format!(
+                    "{why}: {} is there but {} cannot be read; the client certificate needs both",
+                    there.display(),
+                    missing.display()
+                ));
+            }
+        };
+        Ok(TlsFiles { ca, client })
+    }
 }
 
 impl std::fmt::Display for Address {
@@ -83,6 +131,7 @@ impl std::fmt::Display for Address {
         match self {
             Address::Unix(p) => write!(f, "unix://{}", p.display()),
             Address::Tcp(a) => write!(f, "tcp://{a}"),
+            Address::Tls(a, _) => write!(f, "tcp://{a} with TLS"),
         }
     }
 }
@@ -104,8 +153,9 @@ pub struct Plan {
     pub fallback: Vec<Endpoint>,
 }
 
-/// Parses a `DOCKER_HOST`-style address. `origin` names where it came from, for the message.
-pub fn parse_host(host: &str, origin: &str, tls: bool) -> Result<Address, String> {
+/// Parses a `DOCKER_HOST`-style address. `origin` names where it came from, for the message;
+/// `tls`: the files to speak TLS with to a `tcp://` host.
+pub fn parse_host(host: &str, origin: &str, tls: Option<TlsFiles>) -> Result<Address, String> {
     let bad = |why: &str| {
         format!(
             "{origin}={host:?} {why}; use unix:///path/to/docker.sock or tcp://HOST:PORT (e.g. DOCKER_HOST=unix:///var/run/docker.sock)"
@@ -121,29 +171,53 @@ pub fn parse_host(host: &str, origin: &str, tls: bool) -> Result<Address, String
         .strip_prefix("tcp://")
         .or_else(|| host.strip_prefix("http://"));
     if let Some(rest) = rest {
-        if tls {
-            return Err(format!(
-                "{origin}={host:?} with DOCKER_TLS_VERIFY set: TLS connections to the daemon are not supported; unset DOCKER_TLS_VERIFY for a plain port, or forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and use DOCKER_HOST=unix:///tmp/docker.sock"
-            ));
-        }
         let authority = rest.trim_end_matches('/');
         if authority.is_empty() || authority.contains('/') {
             return Err(bad("is not HOST:PORT"));
         }
+        let port = if tls.is_some() { 2376 } else { 2375 };
         let with_port = if has_port(authority) {
             authority.to_string()
         } else {
-            format!("{authority}:2375")
+            format!("{authority}:{port}")
         };
-        return Ok(Address::Tcp(with_port));
+        return Ok(match tls {
+            Some(files) => Address::Tls(with_port, files),
+            None => Address::Tcp(with_port),
+        });
     }
     if host.starts_with("ssh://") || host.starts_with("https://") || host.starts_with("npipe://") {
         let scheme = host.split("://").next().unwrap_or_default();
+        let instead = if scheme == "https" {
+            "write tcp://HOST:PORT with DOCKER_TLS_VERIFY=1 (and DOCKER_CERT_PATH) for TLS"
+        } else {
+            "forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and use DOCKER_HOST=unix:///tmp/docker.sock"
+        };
         return Err(format!(
-            "{origin}={host:?}: {scheme}:// endpoints are not supported; forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and use DOCKER_HOST=unix:///tmp/docker.sock"
+            "{origin}={host:?}: {scheme}:// endpoints are not supported; {instead}"
         ));
     }
     Err(bad("is not a daemon address"))
+}
+
+/// The TLS files `DOCKER_TLS_VERIFY` asks for (`None` without it).
+fn env_tls(env: &Env, files: &dyn Files) -> Result<Option<TlsFiles>, String> {
+    if !env.docker_tls_verify {
+        if env.docker_tls {
+            return Err(
+                "DOCKER_TLS without DOCKER_TLS_VERIFY asks for TLS without checking the daemon's certificate, which dsize does not do; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem".into(),
+            );
+        }
+        return Ok(None);
+    }
+    let dir = env
+        .docker_cert_path
+        .clone()
+        .or_else(|| config_dir(env))
+        .ok_or_else(|| {
+            "DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor $HOME says where ca.pem is".to_string()
+        })?;
+    TlsFiles::in_dir(&dir, files, "DOCKER_TLS_VERIFY is set").map(Some)
 }
 
 fn has_port(authority: &str) -> bool {
@@ -177,6 +251,8 @@ struct ContextMeta {
 struct ContextEndpoint {
     #[serde(rename = "Host", default)]
     host: Option<String>,
+    #[serde(rename = "SkipTLSVerify", default)]
+    skip_tls_verify: bool,
 }
 
 /// The context to use and where that choice came from, if any is set.
@@ -201,7 +277,7 @@ fn context_endpoint(env: &Env, files: &dyn Files, name: &str, why: &str) -> Resu
         format!("docker context {name:?} ({why}): no $HOME or $DOCKER_CONFIG to find it in")
     })?;
     let digest = hex::encode(Sha256::digest(name.as_bytes()));
-    let path = dir.join("contexts").join("meta").join(digest).join("meta.json");
+    let path = dir.join("contexts").join("meta").join(&digest).join("meta.json");
     let bytes = files.read(&path).ok_or_else(|| {
         format!(
             "docker context {name:?} ({why}) does not exist ({} is missing); `docker context ls` lists contexts",
@@ -210,14 +286,34 @@ fn context_endpoint(env: &Env, files: &dyn Files, name: &str, why: &str) -> Resu
     })?;
     let meta: ContextMeta = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{}: not a docker context: {e}", path.display()))?;
-    let host = meta
+    let endpoint = meta
         .endpoints
         .get("docker")
-        .and_then(|e| e.host.clone())
-        .filter(|h| !h.is_empty())
+        .filter(|e| e.host.as_ref().is_some_and(|h| !h.is_empty()))
         .ok_or_else(|| format!("{}: the context has no docker endpoint", path.display()))?;
+    let host = endpoint.host.as_deref().unwrap_or_default();
     let origin = format!("context {name:?} ({why})");
-    let address = parse_host(&host, &origin, false)?;
+    // The context's TLS files, when it has any: it then speaks TLS to a tcp:// host.
+    let tls_dir = dir.join("contexts").join("tls").join(&digest).join("docker");
+    let has_tls = ["ca.pem", "cert.pem", "key.pem"]
+        .iter()
+        .any(|f| files.read(&tls_dir.join(f)).is_some());
+    let tcp = host.starts_with("tcp://") || host.starts_with("http://");
+    let tls = if has_tls && tcp {
+        if endpoint.skip_tls_verify {
+            return Err(format!(
+                "docker context {name:?} ({why}) sets SkipTLSVerify: dsize always checks the daemon's certificate; give the context the daemon's CA (docker context update {name} --docker \"host={host},ca=PATH/ca.pem,cert=PATH/cert.pem,key=PATH/key.pem\")"
+            ));
+        }
+        Some(TlsFiles::in_dir(
+            &tls_dir,
+            files,
+            &format!("docker context {name:?}"),
+        )?)
+    } else {
+        None
+    };
+    let address = parse_host(host, &origin, tls)?;
     Ok(Some(Endpoint {
         address,
         engine: Engine::Docker,
@@ -247,7 +343,7 @@ fn podman_endpoints(env: &Env) -> Vec<Endpoint> {
 pub fn plan(env: &Env, podman: bool, files: &dyn Files) -> Result<Plan, String> {
     if podman {
         if let Some(h) = &env.container_host {
-            let address = parse_host(h, "CONTAINER_HOST", false)?;
+            let address = parse_host(h, "CONTAINER_HOST", None)?;
             return Ok(Plan {
                 primary: vec![Endpoint {
                     address,
@@ -263,7 +359,10 @@ pub fn plan(env: &Env, podman: bool, files: &dyn Files) -> Result<Plan, String> 
         });
     }
     if let Some(h) = &env.docker_host {
-        let address = parse_host(h, "DOCKER_HOST", env.docker_tls_verify)?;
+        // TLS settings only concern tcp:// hosts (the docker CLI ignores them for sockets).
+        let tcp = h.starts_with("tcp://") || h.starts_with("http://");
+        let tls = if tcp { env_tls(env, files)? } else { None };
+        let address = parse_host(h, "DOCKER_HOST", tls)?;
         return Ok(Plan {
             primary: vec![Endpoint {
                 address,
@@ -368,19 +467,19 @@ mod tests {
     #[test]
     fn tcp_hosts_get_the_default_port() {
         assert_eq!(
-            parse_host("tcp://10.0.0.2", "DOCKER_HOST", false).unwrap(),
+            parse_host("tcp://10.0.0.2", "DOCKER_HOST", None).unwrap(),
             Address::Tcp("10.0.0.2:2375".into())
         );
         assert_eq!(
-            parse_host("tcp://build:2376/", "DOCKER_HOST", false).unwrap(),
+            parse_host("tcp://build:2376/", "DOCKER_HOST", None).unwrap(),
             Address::Tcp("build:2376".into())
         );
         assert_eq!(
-            parse_host("tcp://[::1]:2375", "DOCKER_HOST", false).unwrap(),
+            parse_host("tcp://[::1]:2375", "DOCKER_HOST", None).unwrap(),
             Address::Tcp("[::1]:2375".into())
         );
         assert_eq!(
-            parse_host("tcp://[::1]", "DOCKER_HOST", false).unwrap(),
+            parse_host("tcp://[::1]", "DOCKER_HOST", None).unwrap(),
             Address::Tcp("[::1]:2375".into())
         );
     }
@@ -388,13 +487,114 @@ mod tests {
     #[test]
     fn bad_hosts_say_what_to_write() {
         for h in ["foo", "unix://", "tcp://", "tcp://a/b", "/var/run/docker.sock"] {
-            let e = parse_host(h, "DOCKER_HOST", false).unwrap_err();
+            let e = parse_host(h, "DOCKER_HOST", None).unwrap_err();
             assert!(e.contains("DOCKER_HOST=") && e.contains("unix://"), "{h}: {e}");
         }
-        let e = parse_host("ssh://me@box", "DOCKER_HOST", false).unwrap_err();
+        let e = parse_host("ssh://me@box", "DOCKER_HOST", None).unwrap_err();
         assert!(e.contains("ssh:// endpoints are not supported"), "{e}");
-        let e = parse_host("tcp://box:2376", "DOCKER_HOST", true).unwrap_err();
-        assert!(e.contains("TLS"), "{e}");
+        let e = parse_host("https://box:2376", "DOCKER_HOST", None).unwrap_err();
+        assert!(e.contains("tcp://HOST:PORT with DOCKER_TLS_VERIFY=1"), "{e}");
+    }
+
+    fn tls_files(dir: &str, client: bool) -> TlsFiles {
+        TlsFiles {
+            ca: format!("{dir}/ca.pem").into(),
+            client: client.then(|| (format!("{dir}/cert.pem").into(), format!("{dir}/key.pem").into())),
+        }
+    }
+
+    fn certs_in(files: Fake, dir: &str, names: &[&str]) -> Fake {
+        names.iter().fold(files, |f, n| {
+            f.with(&format!("{dir}/{n}"), "-----BEGIN CERTIFICATE-----")
+        })
+    }
+
+    #[test]
+    fn tls_verify_speaks_tls_to_tcp_hosts_with_the_cert_path_files() {
+        let tls = |host: &str, cert_path: Option<&str>| Env {
+            docker_host: Some(host.into()),
+            docker_tls_verify: true,
+            docker_cert_path: cert_path.map(PathBuf::from),
+            ..home()
+        };
+        let files = certs_in(
+            Fake::default(),
+            "/certs/client",
+            &["ca.pem", "cert.pem", "key.pem"],
+        );
+        let p = plan(&tls("tcp://docker", Some("/certs/client")), false, &files).unwrap();
+        let want = Address::Tls("docker:2376".into(), tls_files("/certs/client", true));
+        assert_eq!(p.primary[0].address, want);
+        assert_eq!(p.primary[0].address.to_string(), "tcp://docker:2376 with TLS");
+        // Without DOCKER_CERT_PATH the files are in the config directory; the client pair is
+        // optional.
+        let files = certs_in(Fake::default(), "/home/u/.docker", &["ca.pem"]);
+        let p = plan(&tls("tcp://box:12376", None), false, &files).unwrap();
+        let want = Address::Tls("box:12376".into(), tls_files("/home/u/.docker", false));
+        assert_eq!(p.primary[0].address, want);
+        // A socket ignores the TLS settings, as the docker CLI does.
+        let p = plan(
+            &tls("unix:///tmp/d.sock", Some("/nowhere")),
+            false,
+            &Fake::default(),
+        )
+        .unwrap();
+        assert_eq!(p.primary[0].address, unix("/tmp/d.sock"));
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_work_say_why() {
+        let env = Env {
+            docker_host: Some("tcp://docker:2376".into()),
+            docker_tls_verify: true,
+            docker_cert_path: Some("/certs".into()),
+            ..home()
+        };
+        let e = plan(&env, false, &Fake::default()).unwrap_err();
+        assert!(e.contains("/certs/ca.pem cannot be read"), "{e}");
+        let half = certs_in(Fake::default(), "/certs", &["ca.pem", "cert.pem"]);
+        let e = plan(&env, false, &half).unwrap_err();
+        assert!(
+            e.contains("/certs/cert.pem is there but /certs/key.pem cannot be read"),
+            "{e}"
+        );
+        let unchecked = Env {
+            docker_tls_verify: false,
+            docker_tls: true,
+            ..env
+        };
+        let e = plan(&unchecked, false, &Fake::default()).unwrap_err();
+        assert!(e.contains("DOCKER_TLS without DOCKER_TLS_VERIFY"), "{e}");
+    }
+
+    #[test]
+    fn a_context_with_tls_files_speaks_tls() {
+        let tls_dir = format!(
+            "/home/u/.docker/contexts/tls/{}/docker",
+            hex::encode(Sha256::digest(b"dind"))
+        );
+        let meta = |skip: bool| {
+            format!(r#"{{"Endpoints":{{"docker":{{"Host":"tcp://docker:2376","SkipTLSVerify":{skip}}}}}}}"#)
+        };
+        let env = Env {
+            docker_context: Some("dind".into()),
+            ..home()
+        };
+        let files = Fake::default().with(&meta_path("/home/u/.docker", "dind"), &meta(false));
+        let files = certs_in(files, &tls_dir, &["ca.pem", "cert.pem", "key.pem"]);
+        let p = plan(&env, false, &files).unwrap();
+        assert_eq!(
+            p.primary[0].address,
+            Address::Tls("docker:2376".into(), tls_files(&tls_dir, true))
+        );
+        let files = Fake::default().with(&meta_path("/home/u/.docker", "dind"), &meta(true));
+        let files = certs_in(files, &tls_dir, &["ca.pem"]);
+        let e = plan(&env, false, &files).unwrap_err();
+        assert!(e.contains("SkipTLSVerify"), "{e}");
+        // Without TLS files the context's tcp host is plain HTTP.
+        let files = Fake::default().with(&meta_path("/home/u/.docker", "dind"), &meta(false));
+        let p = plan(&env, false, &files).unwrap();
+        assert_eq!(p.primary[0].address, Address::Tcp("docker:2376".into()));
     }
 
     #[test]

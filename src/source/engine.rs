@@ -178,6 +178,8 @@ enum Failure {
     Stalled,
     /// An answer dsize cannot use.
     Broken(String),
+    /// The TLS handshake failed: what went wrong, in the user's terms.
+    Tls(String),
 }
 
 /// Tries the plan's endpoints in order, then the fallback (Podman) when Docker is absent.
@@ -218,7 +220,7 @@ fn failure_text(f: &Failure, timeout: Duration) -> String {
             "it accepted the connection but sent no answer within {}s",
             timeout.as_secs_f64()
         ),
-        Failure::Broken(why) => why.clone(),
+        Failure::Broken(why) | Failure::Tls(why) => why.clone(),
     }
 }
 
@@ -252,6 +254,7 @@ fn no_daemon(plan: &Plan, tried: &[(Endpoint, Failure)], timeout: Duration) -> S
             "no {what} reachable at {} ({}): {why}",
             first.address, first.origin
         ),
+        Failure::Tls(why) => format!("the {what} at {} ({}): {why}", first.address, first.origin),
     };
     for (e, f) in &tried[1..] {
         line.push_str(&format!("; {}: {}", e.address, failure_text(f, timeout)));
@@ -273,6 +276,23 @@ async fn try_endpoint(e: &Endpoint, timeout: Duration) -> Result<Daemon, Failure
     let docker = match &e.address {
         Address::Unix(p) => Docker::connect_with_unix(&p.to_string_lossy(), secs, API_DEFAULT_VERSION),
         Address::Tcp(a) => Docker::connect_with_http(&format!("tcp://{a}"), secs, API_DEFAULT_VERSION),
+        Address::Tls(a, files) => {
+            // Without a client certificate, paths that do not exist: none is presented.
+            let (cert, key) = files.client.clone().unwrap_or_else(|| {
+                (
+                    files.ca.with_file_name("cert.pem"),
+                    files.ca.with_file_name("key.pem"),
+                )
+            });
+            Docker::connect_with_ssl(
+                &format!("tcp://{a}"),
+                &key,
+                &cert,
+                &files.ca,
+                secs,
+                API_DEFAULT_VERSION,
+            )
+        }
     }
     .map_err(|err| classify(&err))?;
     let v: SystemVersion = bounded(timeout, docker.version())
@@ -324,7 +344,12 @@ fn classify(e: &bollard::errors::Error) -> Failure {
         B::SocketNotFoundError(_) => return Failure::Absent("no such socket".into()),
         B::RequestTimeoutError => return Failure::Stalled,
         B::DockerResponseServerError { status_code, message } => {
-            return Failure::Broken(format!("HTTP {status_code}: {}", one_line(message)));
+            let hint = if message.contains("HTTP request to an HTTPS server") {
+                " (this port speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem)"
+            } else {
+                ""
+            };
+            return Failure::Broken(format!("HTTP {status_code}: {}{hint}", one_line(message)));
         }
         B::JsonDataError { message, .. } => {
             return Failure::Broken(format!("malformed JSON: {}", one_line(message)));
@@ -344,9 +369,54 @@ fn classify(e: &bollard::errors::Error) -> Failure {
                 _ => {}
             }
         }
+        if let Some(tls) = tls_error(s) {
+            return Failure::Tls(tls_text(tls));
+        }
         source = s.source();
     }
     Failure::Broken(chain(e))
+}
+
+/// The TLS error in `e`, also when it is wrapped in I/O errors (which do not list what they
+/// wrap as their source).
+fn tls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        e = e.downcast_ref::<io::Error>()?.get_ref()?;
+    }
+}
+
+/// What a TLS failure means for the user.
+fn tls_text(e: &rustls::Error) -> String {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+    let hint = match e {
+        E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+            "the daemon's certificate is not signed by the ca.pem in use (is DOCKER_CERT_PATH the directory for this daemon?)"
+        }
+        E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            "the daemon's certificate does not name this host (use the host name the certificate was made for)"
+        }
+        E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "the daemon's certificate has expired"
+        }
+        E::InvalidCertificate(_) => "the daemon's certificate was rejected",
+        E::AlertReceived(
+            A::BadCertificate | A::CertificateRequired | A::UnknownCA | A::CertificateUnknown,
+        ) => {
+            "the daemon refused the client certificate (cert.pem and key.pem beside ca.pem; the daemon wants one signed by its CA)"
+        }
+        E::InvalidMessage(_) => {
+            "the port does not speak TLS (for a plain-HTTP port, unset DOCKER_TLS_VERIFY)"
+        }
+        _ => "",
+    };
+    if hint.is_empty() {
+        e.to_string()
+    } else {
+        format!("{hint}: {e}")
+    }
 }
 
 /// An error and its causes in one line, without repeats.
@@ -394,6 +464,7 @@ async fn inspect(
         Failure::Denied => format!("permission denied on {}", d.endpoint.address),
         Failure::Absent(why) => format!("the {at} went away during the image {what}: {why}"),
         Failure::Broken(why) => format!("the {at} gave a malformed answer to the image {what}: {why}"),
+        Failure::Tls(why) => format!("the {at}, during the image {what}: {why}"),
     };
     let inspect = bounded(timeout, d.docker.inspect_image(name))
         .await
