@@ -356,7 +356,12 @@ impl DiffView {
                 r => r.ok(),
             }
         };
-        let Some(f) = got else { return false };
+        let Some(f) = got else {
+            // The job died without an answer (it cannot, short of a bug): the filter waits
+            // for the next pause and is matched again then, as in the browser.
+            self.typed = Some(job.regex);
+            return false;
+        };
         self.install(job.regex, f);
         if !Arc::ptr_eq(&job.order, &self.order) {
             // Sorted the other way while it ran: its rows follow the old order.
@@ -951,6 +956,35 @@ mod tests {
                 assert_eq!(shown, want, "{text}");
             }
         }
+    }
+
+    /// A filter job that died without an answer is matched again at the next pause.
+    #[test]
+    fn a_filter_job_that_died_is_retried() {
+        let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
+        let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
+        let tree = DiffTree::build(&a, &b);
+        let mut live = DiffView::new(tree.clone(), 0, 1, LIVE_FILTER_PATHS);
+        live.set_filter("app".into());
+        let mut big = DiffView::new(tree, 0, 1, 0);
+        big.set_filter("app".into());
+        // A job whose thread is gone: its sender was dropped without a result.
+        let (_, done) = crossbeam_channel::bounded(1);
+        big.job = Some(FilterJob {
+            regex: big.typed.take().expect("waits for a pause"),
+            order: Arc::clone(&big.order),
+            done,
+        });
+        assert!(!big.settle(true), "no rows from a job that died");
+        assert!(
+            big.pending() && !big.running(),
+            "its filter waits for the next pause"
+        );
+        assert!(big.settle(true));
+        assert_eq!(
+            (big.rows.clone(), big.match_count),
+            (live.rows.clone(), live.match_count)
+        );
     }
 
     /// Sorting back and forth builds each order once and lays out the rows a fresh sort
