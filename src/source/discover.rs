@@ -102,11 +102,11 @@ pub struct TlsFiles {
 impl TlsFiles {
     /// The files in `dir` (`ca.pem`, `cert.pem`, `key.pem`), checked to be readable. `why`
     /// says what asked for TLS, for the message.
-    fn in_dir(dir: &Path, files: &dyn Files, why: &str) -> Result<TlsFiles, String> {
+    fn in_dir(dir: &Path, files: &dyn Files, why: &str, where_from: &str) -> Result<TlsFiles, String> {
         let [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map(|f| dir.join(f));
         if files.read(&ca).is_none() {
             return Err(format!(
-                "{why}: {} cannot be read; the daemon's certificate is checked against it (DOCKER_CERT_PATH names the directory holding ca.pem, cert.pem and key.pem)",
+                "{why}: {} cannot be read; the daemon's certificate is checked against it ({where_from})",
                 ca.display()
             ));
         }
@@ -217,7 +217,13 @@ fn env_tls(env: &Env, files: &dyn Files) -> Result<Option<TlsFiles>, String> {
         .ok_or_else(|| {
             "DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor $HOME says where ca.pem is".to_string()
         })?;
-    TlsFiles::in_dir(&dir, files, "DOCKER_TLS_VERIFY is set").map(Some)
+    TlsFiles::in_dir(
+        &dir,
+        files,
+        "DOCKER_TLS_VERIFY is set",
+        "DOCKER_CERT_PATH names the directory holding ca.pem, cert.pem and key.pem",
+    )
+    .map(Some)
 }
 
 fn has_port(authority: &str) -> bool {
@@ -305,10 +311,14 @@ fn context_endpoint(env: &Env, files: &dyn Files, name: &str, why: &str) -> Resu
                 "docker context {name:?} ({why}) sets SkipTLSVerify: dsize always checks the daemon's certificate; give the context the daemon's CA (docker context update {name} --docker \"host={host},ca=PATH/ca.pem,cert=PATH/cert.pem,key=PATH/key.pem\")"
             ));
         }
+        let hint = format!(
+            "docker context update {name} --docker \"host={host},ca=PATH/ca.pem,cert=PATH/cert.pem,key=PATH/key.pem\" stores them"
+        );
         Some(TlsFiles::in_dir(
             &tls_dir,
             files,
             &format!("docker context {name:?}"),
+            &hint,
         )?)
     } else {
         None
@@ -591,6 +601,14 @@ mod tests {
         let files = certs_in(files, &tls_dir, &["ca.pem"]);
         let e = plan(&env, false, &files).unwrap_err();
         assert!(e.contains("SkipTLSVerify"), "{e}");
+        // TLS files without the CA: the message says how the context gets one.
+        let files = Fake::default().with(&meta_path("/home/u/.docker", "dind"), &meta(false));
+        let files = certs_in(files, &tls_dir, &["cert.pem", "key.pem"]);
+        let e = plan(&env, false, &files).unwrap_err();
+        assert!(
+            e.contains("ca.pem cannot be read") && e.contains("docker context update dind"),
+            "{e}"
+        );
         // Without TLS files the context's tcp host is plain HTTP.
         let files = Fake::default().with(&meta_path("/home/u/.docker", "dind"), &meta(false));
         let p = plan(&env, false, &files).unwrap();
