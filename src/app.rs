@@ -159,7 +159,7 @@ impl ProgressLine {
                 };
                 if bytes == 0 && done == 0 {
                     // A daemon stages the whole export before its first byte.
-                    eprint!("\r\x1b[2Kdsize: waiting for the image's first bytes…");
+                    eprint!("\r\x1b[2Kdsize: {}", report::waiting_text(&progress));
                 } else {
                     eprint!(
                         "\r\x1b[2Kdsize: reading… {} read, {layers} indexed",

@@ -154,6 +154,11 @@ pub struct ReadArgs {
     /// Worker threads for indexing layers (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
+
+    /// When the daemon does not have the image, have it pull the image first (anonymously, as
+    /// `docker pull` without a login would). Without it dsize never pulls.
+    #[arg(long)]
+    pub pull: bool,
 }
 
 /// What to print or write.
@@ -311,6 +316,7 @@ pub fn read_options(r: &ReadArgs) -> Result<Options, String> {
             },
             verify: r.verify,
             jobs: r.jobs,
+            pull: r.pull,
         },
         analysis: AnalysisOptions {
             base_layers: r.base_layers,

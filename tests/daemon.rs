@@ -5,6 +5,9 @@
 //!   the daemon, exactly as their `docker save` file does, field by field, with the byte numbers
 //!   the Dockerfiles imply; and real failures (dead socket, missing image, bad `DOCKER_HOST`,
 //!   permission denied) give one line and exit 2;
+//! - `--pull` against a REAL registry (Debian's `docker-registry`, started by the test): a
+//!   missing image is an error that names `--pull`, and with it the daemon pulls the image and
+//!   the report is the local image's;
 //! - against a second REAL dockerd listening with `--tlsverify` (certificates made with openssl,
 //!   daemon started and stopped by the test): over TLS, by `DOCKER_HOST` and by a docker context,
 //!   the report is the socket's; a wrong CA, a missing client certificate, a host the certificate
@@ -45,6 +48,19 @@ fn in_ci() -> bool {
 /// Says a test was skipped where `cargo test` shows it (print macros are captured).
 fn skipped(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {test}: {why}");
+}
+
+/// A service a test starts for itself (a registry, a TLS daemon, Podman): with `CI=true` one
+/// that cannot start fails the test; elsewhere the test says why it is skipped.
+fn service<T>(test: &str, what: &str, started: Result<T, String>) -> Option<T> {
+    match started {
+        Ok(s) => Some(s),
+        Err(why) if in_ci() => panic!("{test}: CI is set but {what}: {why}"),
+        Err(why) => {
+            skipped(test, &why);
+            None
+        }
+    }
 }
 
 /// Runs a command, killing it after `secs`: no test may hang.
@@ -452,7 +468,7 @@ fn daemon_missing_image_is_one_line() {
     let out = dsize(&["dsize-test-daemon-missing:nope"], &[]);
     let err = assert_one_line_error(&out, "no such image in the Docker daemon");
     assert!(
-        err.contains("`docker image ls`") && err.contains("never pulls"),
+        err.contains("`docker image ls`") && err.contains("pulls only when asked: add --pull"),
         "{err}"
     );
     let out = dsize(
@@ -1052,6 +1068,116 @@ fn fake_daemon_socket_absent_or_forbidden() {
     assert_one_line_error(&out, &format!("permission denied on {}", fake.host()));
 }
 
+// --------------------------------------------------------------------------------- --pull
+
+/// A real registry (Debian's `docker-registry`, the distribution project's) on a free local port,
+/// storing in a temp dir; stopped when dropped. The daemon pushes to and pulls from 127.0.0.1
+/// over plain HTTP, which it allows for loopback registries.
+struct Registry {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_registry() -> Result<Registry, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot start docker-registry (Debian: apt-get install docker-registry): {e}")
+        })?;
+    let registry = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("docker-registry did not listen within 30s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(registry)
+}
+
+#[test]
+fn daemon_pull_fetches_a_missing_image_only_when_asked() {
+    const TEST: &str = "daemon_pull_fetches_a_missing_image_only_when_asked";
+    let Some(_) = docker(TEST) else {
+        return;
+    };
+    let Some(registry) = service(TEST, "no registry can run", start_registry()) else {
+        return;
+    };
+    // Pushed under a name of its own, then untagged: the daemon no longer has that name (its
+    // layers stay, as V3 keeps them).
+    let remote = format!("127.0.0.1:{}/dsize-test-pull", registry.port);
+    let tagged = format!("{remote}:t");
+    for args in [
+        vec!["tag", V3, tagged.as_str()],
+        vec!["push", tagged.as_str()],
+        vec!["rmi", tagged.as_str()],
+    ] {
+        sh(Command::new("docker").args(&args), 300).unwrap();
+    }
+    let out = dsize(&[&tagged, "--report"], &[]);
+    assert_one_line_error(&out, "dsize pulls only when asked: add --pull");
+
+    let pulled = dsize(&[&tagged, "--pull", "--json", "-"], &[]);
+    let untag = || sh(Command::new("docker").args(["rmi", tagged.as_str()]), 120);
+    let cleanup = untag();
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    cleanup.expect("the pull left the image under its name");
+    let on_daemon = dsize(&[V3, "--json", "-"], &[]);
+    // The same image under another name: every number agrees, the tags are the names.
+    let json = |o: &Output, tag: &str| -> Value {
+        let mut v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let tags = v["image"].as_object_mut().unwrap().remove("repoTags");
+        assert_eq!(tags, Some(serde_json::json!([tag])));
+        v
+    };
+    assert_same_report(
+        json(&pulled, &tagged),
+        json(&on_daemon, V3),
+        "pulled against the local image",
+    );
+
+    // A name without a tag pulls `:latest`, which this registry does not have.
+    let out = dsize(&[&remote, "--pull", "--report"], &[]);
+    let err = assert_one_line_error(&out, &format!("could not pull {remote}:latest"));
+    assert!(err.contains("not found") || err.contains("unknown"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------- TLS
 
 /// A second, real dockerd that listens on TCP with `--tlsverify` (as GitLab's docker:dind and
@@ -1200,13 +1326,8 @@ fn daemon_over_tls_reads_what_the_socket_reads() {
     let Some(built) = docker(TEST) else {
         return;
     };
-    let daemon = match start_tls_daemon() {
-        Ok(d) => d,
-        Err(why) if in_ci() => panic!("{TEST}: CI is set but the TLS daemon cannot start: {why}"),
-        Err(why) => {
-            skipped(TEST, &why);
-            return;
-        }
+    let Some(daemon) = service(TEST, "the TLS daemon cannot start", start_tls_daemon()) else {
+        return;
     };
     sh(
         Command::new("docker")
@@ -1347,13 +1468,8 @@ fn podman_base() -> Result<(), String> {
 fn podman_source_equals_podman_save() {
     const TEST: &str = "podman_source_equals_podman_save";
     let dir = tempfile::tempdir().unwrap();
-    let service = match start_podman(dir.path()) {
-        Ok(s) => s,
-        Err(why) if in_ci() => panic!("{TEST}: CI is set but Podman cannot serve here: {why}"),
-        Err(why) => {
-            skipped(TEST, &why);
-            return;
-        }
+    let Some(service) = service(TEST, "Podman cannot serve here", start_podman(dir.path())) else {
+        return;
     };
     if let Err(why) = podman_base() {
         if in_ci() {

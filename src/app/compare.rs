@@ -124,6 +124,11 @@ fn analyse_all(config: &CompareConfig) -> Result<Vec<Analysis>, String> {
                     total
                         .layers_total
                         .store(sum(|p| p.layers_total.load(Ordering::Relaxed)), Ordering::Relaxed);
+                    total
+                        .pulled
+                        .store(sum(|p| p.pulled.load(Ordering::Relaxed)), Ordering::Relaxed);
+                    let pulling = progress.iter().any(|p| p.pulling.load(Ordering::Relaxed));
+                    total.pulling.store(pulling, Ordering::Relaxed);
                     std::thread::sleep(Duration::from_millis(50));
                 }
             });

@@ -151,6 +151,9 @@ pub struct Progress {
     /// Layers indexed so far, and how many the image has (0 until known).
     pub layers_done: AtomicU64,
     pub layers_total: AtomicU64,
+    /// Bytes a `--pull` downloaded so far, while the daemon pulls the image first.
+    pub pulled: AtomicU64,
+    pub pulling: AtomicBool,
     /// Set to stop indexing early.
     pub cancel: AtomicBool,
 }

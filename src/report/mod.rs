@@ -17,6 +17,20 @@ pub fn human(n: u64) -> String {
     humansize::format_size(n, humansize::DECIMAL)
 }
 
+/// What a progress view says before the image's first byte: the daemon is pulling it (with
+/// `--pull`), or staging its export.
+pub fn waiting_text(progress: &crate::index::Progress) -> String {
+    use std::sync::atomic::Ordering;
+    if progress.pulling.load(Ordering::Relaxed) {
+        format!(
+            "pulling the image: {} downloaded…",
+            human(progress.pulled.load(Ordering::Relaxed))
+        )
+    } else {
+        "waiting for the image's first bytes…".to_string()
+    }
+}
+
 /// Exact bytes with thousands separators (`2,338,716`).
 pub fn exact(n: u64) -> String {
     let digits = n.to_string();
@@ -112,6 +126,16 @@ pub fn percent(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_text_says_whether_the_daemon_pulls() {
+        use std::sync::atomic::Ordering;
+        let p = crate::index::Progress::default();
+        assert_eq!(waiting_text(&p), "waiting for the image's first bytes…");
+        p.pulling.store(true, Ordering::Relaxed);
+        p.pulled.store(12_345_678, Ordering::Relaxed);
+        assert_eq!(waiting_text(&p), "pulling the image: 12.35 MB downloaded…");
+    }
 
     #[test]
     fn escapes_terminal_attacks() {

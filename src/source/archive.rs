@@ -69,6 +69,8 @@ pub struct ReadOptions {
     pub verify: bool,
     /// Worker threads (0 = one per core).
     pub jobs: usize,
+    /// A daemon image the daemon does not have is pulled first (`--pull`).
+    pub pull: bool,
 }
 
 impl ReadOptions {

@@ -55,9 +55,20 @@ pub fn read(
     let daemon = rt
         .block_on(connect(&plan, timeout))
         .map_err(|e| Error::new(name, e))?;
-    let (inspect, history) = rt
-        .block_on(inspect(&daemon, name, timeout))
-        .map_err(|e| Error::new(name, e))?;
+    let (inspect, history) = match rt.block_on(inspect(&daemon, name, timeout, false)) {
+        Err(Inspect::Missing(_)) if opts.pull => {
+            rt.block_on(pull(&daemon, name, opts.platform.as_ref(), progress))
+                .map_err(|e| match progress.cancel.load(Ordering::Relaxed) {
+                    true => Error::cancelled(),
+                    false => Error::new(name, e),
+                })?;
+            rt.block_on(inspect(&daemon, name, timeout, true))
+        }
+        r => r,
+    }
+    .map_err(|e| match e {
+        Inspect::Missing(why) | Inspect::Failed(why) => Error::new(name, why),
+    })?;
     let id = inspect.id.clone().unwrap_or_else(|| name.to_string());
     let reference = export_reference(name, &id);
 
@@ -445,26 +456,30 @@ fn one_line(s: &str) -> String {
 
 // ----------------------------------------------------------------------------- inspecting
 
-/// Inspect and history, each with the bounded wait.
+/// Why inspecting an image failed: the daemon does not have it, or something else.
+enum Inspect {
+    Missing(String),
+    Failed(String),
+}
+
+/// Inspect and history, each with the bounded wait. `after_pull`: the image was just pulled
+/// (a missing one is then not the user's to pull).
 async fn inspect(
     d: &Daemon,
     name: &str,
     timeout: Duration,
-) -> Result<(ImageInspect, Vec<ImageHistoryResponseItem>), String> {
+    after_pull: bool,
+) -> Result<(ImageInspect, Vec<ImageHistoryResponseItem>), Inspect> {
     let at = format!("{} at {}", d.engine, d.endpoint.address);
     let ls = if d.engine == "Podman" { "podman" } else { "docker" };
     let call_failed = |what: &str, f: Failure| match f {
-        Failure::Broken(why) if why.starts_with("HTTP 404") => format!(
-            "no such image in the {at}; `{ls} image ls` lists the local images (dsize never pulls: `{ls} pull {name}` first)"
-        ),
-        Failure::Stalled => format!(
-            "the {at} did not answer the image {what} within {}s; is it hung or very busy? (set {API_TIMEOUT_ENV}=SECONDS to wait longer)",
-            timeout.as_secs_f64()
-        ),
-        Failure::Denied => format!("permission denied on {}", d.endpoint.address),
-        Failure::Absent(why) => format!("the {at} went away during the image {what}: {why}"),
-        Failure::Broken(why) => format!("the {at} gave a malformed answer to the image {what}: {why}"),
-        Failure::Tls(why) => format!("the {at}, during the image {what}: {why}"),
+        Failure::Broken(why) if why.starts_with("HTTP 404") && after_pull => Inspect::Failed(format!(
+            "the {at} pulled the image but does not have it under this name; `{ls} image ls` lists the local images"
+        )),
+        Failure::Broken(why) if why.starts_with("HTTP 404") => Inspect::Missing(format!(
+            "no such image in the {at}; `{ls} image ls` lists the local images (dsize pulls only when asked: add --pull, or `{ls} pull {name}` first)"
+        )),
+        f => Inspect::Failed(call_failed_text(d, what, f, timeout)),
     };
     let inspect = bounded(timeout, d.docker.inspect_image(name))
         .await
@@ -476,14 +491,86 @@ async fn inspect(
     Ok((inspect, history))
 }
 
+/// Has the daemon pull `name` (`name:latest` when it names no tag or digest), counting the
+/// bytes downloaded into `progress`. No time limit: a pull takes as long as the registry does.
+async fn pull(
+    d: &Daemon,
+    name: &str,
+    platform: Option<&Platform>,
+    progress: &Progress,
+) -> Result<(), String> {
+    let reference = with_tag(name);
+    let mut options = bollard::query_parameters::CreateImageOptionsBuilder::new().from_image(&reference);
+    if let Some(p) = platform {
+        options = options.platform(&p.to_string());
+    }
+    let docker = d.docker.clone().with_timeout(EXPORT_TIMEOUT);
+    let mut stream = docker.create_image(Some(options.build()), None, None);
+    progress.pulling.store(true, Ordering::Relaxed);
+    // Bytes downloaded per layer, as the daemon reports them.
+    let mut layers: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let result = loop {
+        if progress.cancel.load(Ordering::Relaxed) {
+            break Err("cancelled".to_string());
+        }
+        // Wake up now and then to see the cancel flag: a pull may be quiet for long.
+        let Ok(next) = tokio::time::timeout(Duration::from_millis(200), stream.next()).await else {
+            continue;
+        };
+        match next {
+            None => break Ok(()),
+            Some(Ok(info)) => {
+                if let (Some(id), Some(current)) = (info.id, info.progress_detail.and_then(|p| p.current))
+                    && info.status.as_deref() == Some("Downloading")
+                {
+                    layers.insert(id, u64::try_from(current).unwrap_or(0));
+                    progress.pulled.store(layers.values().sum(), Ordering::Relaxed);
+                }
+            }
+            Some(Err(e)) => {
+                let why = match e {
+                    bollard::errors::Error::DockerStreamError { error } => one_line(&error),
+                    e => failure_text(&classify(&e), API_TIMEOUT),
+                };
+                break Err(format!(
+                    "the {} at {} could not pull {reference}: {why}",
+                    d.engine, d.endpoint.address
+                ));
+            }
+        }
+    };
+    progress.pulling.store(false, Ordering::Relaxed);
+    result
+}
+
+/// The message for an inspect or history call that failed other than by a missing image.
+fn call_failed_text(d: &Daemon, what: &str, f: Failure, timeout: Duration) -> String {
+    let at = format!("{} at {}", d.engine, d.endpoint.address);
+    match f {
+        Failure::Stalled => format!(
+            "the {at} did not answer the image {what} within {}s; is it hung or very busy? (set {API_TIMEOUT_ENV}=SECONDS to wait longer)",
+            timeout.as_secs_f64()
+        ),
+        Failure::Denied => format!("permission denied on {}", d.endpoint.address),
+        Failure::Absent(why) => format!("the {at} went away during the image {what}: {why}"),
+        Failure::Broken(why) => format!("the {at} gave a malformed answer to the image {what}: {why}"),
+        Failure::Tls(why) => format!("the {at}, during the image {what}: {why}"),
+    }
+}
+
 /// What to export: ids and digests as given; a name without a tag gets `:latest` (a bare
 /// repository name would export every tag of it).
 fn export_reference(typed: &str, id: &str) -> String {
     let hex = typed.strip_prefix("sha256:").unwrap_or(typed);
     let id_hex = id.strip_prefix("sha256:").unwrap_or(id);
     let is_id = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) && id_hex.starts_with(hex);
+    if is_id { typed.to_string() } else { with_tag(typed) }
+}
+
+/// `name:latest` for a name without a tag or digest (the API would take every tag of it).
+fn with_tag(typed: &str) -> String {
     let last = typed.rsplit('/').next().unwrap_or(typed);
-    if is_id || typed.contains('@') || last.contains(':') {
+    if typed.contains('@') || last.contains(':') {
         typed.to_string()
     } else {
         format!("{typed}:latest")

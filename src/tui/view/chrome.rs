@@ -69,7 +69,7 @@ pub fn header(buf: &mut Buffer, area: Rect, app: &App) {
             format!("{done} layers")
         };
         let label = if bytes == 0 && done == 0 {
-            "waiting for the image's first bytes…".to_string()
+            crate::report::waiting_text(&app.progress)
         } else {
             format!("reading {} · {layers} indexed ", human(bytes))
         };
