@@ -13,6 +13,8 @@
 //! `$DOCKER_CERT_PATH` (else the config directory), and `cert.pem`/`key.pem` there presented
 //! when both exist. A context's TLS files live in `contexts/tls/<sha256 of the name>/docker/`.
 //! TLS without checking the daemon (`DOCKER_TLS` alone, a context's `SkipTLSVerify`) is refused.
+//! With `DOCKER_TLS_VERIFY` and neither `DOCKER_HOST` nor a context, the host is
+//! `tcp://localhost:2376`, not the socket (the docker CLI's default).
 //!
 //! No sockets are opened here; [`super::engine`] connects to what [`plan`] returns.
 
@@ -390,6 +392,18 @@ pub fn plan(env: &Env, podman: bool, files: &dyn Files) -> Result<Plan, String> 
             fallback: vec![],
         });
     }
+    if env.docker_tls_verify {
+        // The docker CLI's default host with TLS on is tcp://localhost:2376, not the socket.
+        let tls = env_tls(env, files)?;
+        return Ok(Plan {
+            primary: vec![Endpoint {
+                address: parse_host("tcp://localhost", "DOCKER_TLS_VERIFY", tls)?,
+                engine: Engine::Docker,
+                origin: "DOCKER_TLS_VERIFY without DOCKER_HOST, as the docker CLI does".into(),
+            }],
+            fallback: vec![],
+        });
+    }
     let default = Endpoint {
         address: Address::Unix(DEFAULT_DOCKER_SOCKET.into()),
         engine: Engine::Docker,
@@ -550,6 +564,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.primary[0].address, unix("/tmp/d.sock"));
+        // Without DOCKER_HOST the docker CLI's TLS default is localhost:2376, not the socket.
+        let env = Env {
+            docker_host: None,
+            ..tls("", Some("/certs/client"))
+        };
+        let files = certs_in(Fake::default(), "/certs/client", &["ca.pem"]);
+        let p = plan(&env, false, &files).unwrap();
+        let want = Address::Tls("localhost:2376".into(), tls_files("/certs/client", false));
+        assert_eq!((p.primary[0].address.clone(), p.fallback.len()), (want, 0));
     }
 
     #[test]
