@@ -89,43 +89,41 @@ pub enum Address {
     Unix(PathBuf),
     /// `host:port` spoken to in plain HTTP.
     Tcp(String),
-    /// `host:port` spoken to over TLS, with the files of `certs`.
-    Tls(String, TlsFiles),
+    /// `host:port` spoken to over TLS with the files of a certificate directory ([`TLS_FILES`]:
+    /// the CA the daemon's certificate must chain to, and the client certificate and key,
+    /// presented when they are there).
+    Tls(String, PathBuf),
 }
 
-/// The files of a TLS connection: the CA the daemon's certificate must chain to, and the client
-/// certificate and key to present (both, or neither).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub ca: PathBuf,
-    pub client: Option<(PathBuf, PathBuf)>,
-}
+/// The files of a TLS certificate directory, as the docker CLI names them.
+pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 
-impl TlsFiles {
-    /// The files in `dir` (`ca.pem`, `cert.pem`, `key.pem`), checked to be readable. `why`
-    /// says what asked for TLS, for the message.
-    fn in_dir(dir: &Path, files: &dyn Files, why: &str, where_from: &str) -> Result<TlsFiles, String> {
-        let [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map(|f| dir.join(f));
-        if files.read(&ca).is_none() {
-            return Err(format!(
-                "{why}: {} cannot be read; the daemon's certificate is checked against it ({where_from})",
-                ca.display()
-            ));
-        }
-        let client = match (files.read(&cert).is_some(), files.read(&key).is_some()) {
-            (true, true) => Some((cert, key)),
-            (false, false) => None,
-            (has_cert, _) => {
-                let (there, missing) = if has_cert { (&cert, &key) } else { (&key, &cert) };
-                return Err(format!(
-                    "{why}: {} is there but {} cannot be read; the client certificate needs both",
-                    there.display(),
-                    missing.display()
-                ));
-            }
-        };
-        Ok(TlsFiles { ca, client })
+/// `dir`, once its CA is readable and its client certificate and key are both there or both
+/// missing. `why` says what asked for TLS, `where_from` where the files come from.
+fn tls_dir(dir: PathBuf, files: &dyn Files, why: &str, where_from: &str) -> Result<PathBuf, String> {
+    let [ca, cert, key] = TLS_FILES.map(|f| dir.join(f));
+    if files.read(&ca).is_none() {
+        return Err(format!(
+            "{why}: {} cannot be read; the daemon's certificate is checked against it ({where_from})",
+            ca.display()
+        ));
     }
+    let (has_cert, has_key) = (files.read(&cert).is_some(), files.read(&key).is_some());
+    if has_cert != has_key {
+        let (there, missing) = if has_cert { (&cert, &key) } else { (&key, &cert) };
+        return Err(format!(
+            "{why}: {} is there but {} cannot be read; the client certificate needs both",
+            there.display(),
+            missing.display()
+        ));
+    }
+    Ok(dir)
+}
+
+/// The `HOST:PORT` part of a `tcp://` (or `http://`) address.
+fn tcp_authority(host: &str) -> Option<&str> {
+    host.strip_prefix("tcp://")
+        .or_else(|| host.strip_prefix("http://"))
 }
 
 impl std::fmt::Display for Address {
@@ -156,8 +154,8 @@ pub struct Plan {
 }
 
 /// Parses a `DOCKER_HOST`-style address. `origin` names where it came from, for the message;
-/// `tls`: the files to speak TLS with to a `tcp://` host.
-pub fn parse_host(host: &str, origin: &str, tls: Option<TlsFiles>) -> Result<Address, String> {
+/// `tls`: the certificate directory to speak TLS with to a `tcp://` host.
+pub fn parse_host(host: &str, origin: &str, tls: Option<PathBuf>) -> Result<Address, String> {
     let bad = |why: &str| {
         format!(
             "{origin}={host:?} {why}; use unix:///path/to/docker.sock or tcp://HOST:PORT (e.g. DOCKER_HOST=unix:///var/run/docker.sock)"
@@ -169,10 +167,7 @@ pub fn parse_host(host: &str, origin: &str, tls: Option<TlsFiles>) -> Result<Add
         }
         return Ok(Address::Unix(PathBuf::from(path)));
     }
-    let rest = host
-        .strip_prefix("tcp://")
-        .or_else(|| host.strip_prefix("http://"));
-    if let Some(rest) = rest {
+    if let Some(rest) = tcp_authority(host) {
         let authority = rest.trim_end_matches('/');
         if authority.is_empty() || authority.contains('/') {
             return Err(bad("is not HOST:PORT"));
@@ -184,7 +179,7 @@ pub fn parse_host(host: &str, origin: &str, tls: Option<TlsFiles>) -> Result<Add
             format!("{authority}:{port}")
         };
         return Ok(match tls {
-            Some(files) => Address::Tls(with_port, files),
+            Some(dir) => Address::Tls(with_port, dir),
             None => Address::Tcp(with_port),
         });
     }
@@ -202,8 +197,8 @@ pub fn parse_host(host: &str, origin: &str, tls: Option<TlsFiles>) -> Result<Add
     Err(bad("is not a daemon address"))
 }
 
-/// The TLS files `DOCKER_TLS_VERIFY` asks for (`None` without it).
-fn env_tls(env: &Env, files: &dyn Files) -> Result<Option<TlsFiles>, String> {
+/// The certificate directory `DOCKER_TLS_VERIFY` asks for (`None` without it).
+fn env_tls(env: &Env, files: &dyn Files) -> Result<Option<PathBuf>, String> {
     if !env.docker_tls_verify {
         if env.docker_tls {
             return Err(
@@ -219,8 +214,8 @@ fn env_tls(env: &Env, files: &dyn Files) -> Result<Option<TlsFiles>, String> {
         .ok_or_else(|| {
             "DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor $HOME says where ca.pem is".to_string()
         })?;
-    TlsFiles::in_dir(
-        &dir,
+    tls_dir(
+        dir,
         files,
         "DOCKER_TLS_VERIFY is set",
         "DOCKER_CERT_PATH names the directory holding ca.pem, cert.pem and key.pem",
@@ -302,26 +297,19 @@ fn context_endpoint(env: &Env, files: &dyn Files, name: &str, why: &str) -> Resu
     let host = endpoint.host.as_deref().unwrap_or_default();
     let origin = format!("context {name:?} ({why})");
     // The context's TLS files, when it has any: it then speaks TLS to a tcp:// host.
-    let tls_dir = dir.join("contexts").join("tls").join(&digest).join("docker");
-    let has_tls = ["ca.pem", "cert.pem", "key.pem"]
-        .iter()
-        .any(|f| files.read(&tls_dir.join(f)).is_some());
-    let tcp = host.starts_with("tcp://") || host.starts_with("http://");
-    let tls = if has_tls && tcp {
+    let certs = dir.join("contexts").join("tls").join(&digest).join("docker");
+    let has_tls = TLS_FILES.iter().any(|f| files.read(&certs.join(f)).is_some());
+    let tls = if has_tls && tcp_authority(host).is_some() {
+        let update = format!(
+            "docker context update {name} --docker \"host={host},ca=PATH/ca.pem,cert=PATH/cert.pem,key=PATH/key.pem\""
+        );
         if endpoint.skip_tls_verify {
             return Err(format!(
-                "docker context {name:?} ({why}) sets SkipTLSVerify: dsize always checks the daemon's certificate; give the context the daemon's CA (docker context update {name} --docker \"host={host},ca=PATH/ca.pem,cert=PATH/cert.pem,key=PATH/key.pem\")"
+                "docker context {name:?} ({why}) sets SkipTLSVerify: dsize always checks the daemon's certificate; give the context the daemon's CA ({update})"
             ));
         }
-        let hint = format!(
-            "docker context update {name} --docker \"host={host},ca=PATH/ca.pem,cert=PATH/cert.pem,key=PATH/key.pem\" stores them"
-        );
-        Some(TlsFiles::in_dir(
-            &tls_dir,
-            files,
-            &format!("docker context {name:?}"),
-            &hint,
-        )?)
+        let context = format!("docker context {name:?}");
+        Some(tls_dir(certs, files, &context, &format!("{update} stores them"))?)
     } else {
         None
     };
@@ -372,8 +360,10 @@ pub fn plan(env: &Env, podman: bool, files: &dyn Files) -> Result<Plan, String> 
     }
     if let Some(h) = &env.docker_host {
         // TLS settings only concern tcp:// hosts (the docker CLI ignores them for sockets).
-        let tcp = h.starts_with("tcp://") || h.starts_with("http://");
-        let tls = if tcp { env_tls(env, files)? } else { None };
+        let tls = match tcp_authority(h) {
+            Some(_) => env_tls(env, files)?,
+            None => None,
+        };
         let address = parse_host(h, "DOCKER_HOST", tls)?;
         return Ok(Plan {
             primary: vec![Endpoint {
@@ -520,11 +510,8 @@ mod tests {
         assert!(e.contains("tcp://HOST:PORT with DOCKER_TLS_VERIFY=1"), "{e}");
     }
 
-    fn tls_files(dir: &str, client: bool) -> TlsFiles {
-        TlsFiles {
-            ca: format!("{dir}/ca.pem").into(),
-            client: client.then(|| (format!("{dir}/cert.pem").into(), format!("{dir}/key.pem").into())),
-        }
+    fn tls_at(authority: &str, dir: &str) -> Address {
+        Address::Tls(authority.into(), dir.into())
     }
 
     fn certs_in(files: Fake, dir: &str, names: &[&str]) -> Fake {
@@ -547,14 +534,14 @@ mod tests {
             &["ca.pem", "cert.pem", "key.pem"],
         );
         let p = plan(&tls("tcp://docker", Some("/certs/client")), false, &files).unwrap();
-        let want = Address::Tls("docker:2376".into(), tls_files("/certs/client", true));
+        let want = tls_at("docker:2376", "/certs/client");
         assert_eq!(p.primary[0].address, want);
         assert_eq!(p.primary[0].address.to_string(), "tcp://docker:2376 with TLS");
         // Without DOCKER_CERT_PATH the files are in the config directory; the client pair is
         // optional.
         let files = certs_in(Fake::default(), "/home/u/.docker", &["ca.pem"]);
         let p = plan(&tls("tcp://box:12376", None), false, &files).unwrap();
-        let want = Address::Tls("box:12376".into(), tls_files("/home/u/.docker", false));
+        let want = tls_at("box:12376", "/home/u/.docker");
         assert_eq!(p.primary[0].address, want);
         // A socket ignores the TLS settings, as the docker CLI does.
         let p = plan(
@@ -571,7 +558,7 @@ mod tests {
         };
         let files = certs_in(Fake::default(), "/certs/client", &["ca.pem"]);
         let p = plan(&env, false, &files).unwrap();
-        let want = Address::Tls("localhost:2376".into(), tls_files("/certs/client", false));
+        let want = tls_at("localhost:2376", "/certs/client");
         assert_eq!((p.primary[0].address.clone(), p.fallback.len()), (want, 0));
     }
 
@@ -616,10 +603,7 @@ mod tests {
         let files = Fake::default().with(&meta_path("/home/u/.docker", "dind"), &meta(false));
         let files = certs_in(files, &tls_dir, &["ca.pem", "cert.pem", "key.pem"]);
         let p = plan(&env, false, &files).unwrap();
-        assert_eq!(
-            p.primary[0].address,
-            Address::Tls("docker:2376".into(), tls_files(&tls_dir, true))
-        );
+        assert_eq!(p.primary[0].address, tls_at("docker:2376", &tls_dir));
         let files = Fake::default().with(&meta_path("/home/u/.docker", "dind"), &meta(true));
         let files = certs_in(files, &tls_dir, &["ca.pem"]);
         let e = plan(&env, false, &files).unwrap_err();

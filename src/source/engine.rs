@@ -13,7 +13,7 @@
 //!
 //! Every failure is one line naming the endpoint and what to do. Nothing is ever pulled.
 
-use super::discover::{self, Address, Endpoint, Engine, Plan};
+use super::discover::{self, Address, Endpoint, Engine, Plan, TLS_FILES};
 use super::{Error, Platform, ReadOptions, Sink, archive};
 use crate::index::Progress;
 use crate::model::{HistoryEntry, ImageMeta, LayerMeta};
@@ -58,9 +58,12 @@ pub fn read(
     let (inspect, history) = match rt.block_on(inspect(&daemon, name, timeout, false)) {
         Err(Inspect::Missing(_)) if opts.pull => {
             rt.block_on(pull(&daemon, name, opts.platform.as_ref(), progress))
-                .map_err(|e| match progress.cancel.load(Ordering::Relaxed) {
-                    true => Error::cancelled(),
-                    false => Error::new(name, e),
+                .map_err(|e| {
+                    if progress.cancel.load(Ordering::Relaxed) {
+                        Error::cancelled()
+                    } else {
+                        Error::new(name, e)
+                    }
                 })?;
             rt.block_on(inspect(&daemon, name, timeout, true))
         }
@@ -169,6 +172,11 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// `Docker daemon at unix:///var/run/docker.sock`.
+    fn at(&self) -> String {
+        format!("{} at {}", self.engine, self.endpoint.address)
+    }
+
     /// `Docker daemon 20.10.24 (API 1.41) at unix:///var/run/docker.sock`.
     fn product(&self) -> String {
         format!(
@@ -287,22 +295,11 @@ async fn try_endpoint(e: &Endpoint, timeout: Duration) -> Result<Daemon, Failure
     let docker = match &e.address {
         Address::Unix(p) => Docker::connect_with_unix(&p.to_string_lossy(), secs, API_DEFAULT_VERSION),
         Address::Tcp(a) => Docker::connect_with_http(&format!("tcp://{a}"), secs, API_DEFAULT_VERSION),
-        Address::Tls(a, files) => {
-            // Without a client certificate, paths that do not exist: none is presented.
-            let (cert, key) = files.client.clone().unwrap_or_else(|| {
-                (
-                    files.ca.with_file_name("cert.pem"),
-                    files.ca.with_file_name("key.pem"),
-                )
-            });
-            Docker::connect_with_ssl(
-                &format!("tcp://{a}"),
-                &key,
-                &cert,
-                &files.ca,
-                secs,
-                API_DEFAULT_VERSION,
-            )
+        Address::Tls(a, dir) => {
+            // The client certificate is presented when its files are there (discovery checked
+            // that both or neither are).
+            let [ca, cert, key] = TLS_FILES.map(|f| dir.join(f));
+            Docker::connect_with_ssl(&format!("tcp://{a}"), &key, &cert, &ca, secs, API_DEFAULT_VERSION)
         }
     }
     .map_err(|err| classify(&err))?;
@@ -421,13 +418,9 @@ fn tls_text(e: &rustls::Error) -> String {
         E::InvalidMessage(_) => {
             "the port does not speak TLS (for a plain-HTTP port, unset DOCKER_TLS_VERIFY)"
         }
-        _ => "",
+        _ => return e.to_string(),
     };
-    if hint.is_empty() {
-        e.to_string()
-    } else {
-        format!("{hint}: {e}")
-    }
+    format!("{hint}: {e}")
 }
 
 /// An error and its causes in one line, without repeats.
@@ -470,7 +463,7 @@ async fn inspect(
     timeout: Duration,
     after_pull: bool,
 ) -> Result<(ImageInspect, Vec<ImageHistoryResponseItem>), Inspect> {
-    let at = format!("{} at {}", d.engine, d.endpoint.address);
+    let at = d.at();
     let ls = if d.engine == "Podman" { "podman" } else { "docker" };
     let call_failed = |what: &str, f: Failure| match f {
         Failure::Broken(why) if why.starts_with("HTTP 404") && after_pull => Inspect::Failed(format!(
@@ -532,10 +525,7 @@ async fn pull(
                     bollard::errors::Error::DockerStreamError { error } => one_line(&error),
                     e => failure_text(&classify(&e), API_TIMEOUT),
                 };
-                break Err(format!(
-                    "the {} at {} could not pull {reference}: {why}",
-                    d.engine, d.endpoint.address
-                ));
+                break Err(format!("the {} could not pull {reference}: {why}", d.at()));
             }
         }
     };
@@ -545,7 +535,7 @@ async fn pull(
 
 /// The message for an inspect or history call that failed other than by a missing image.
 fn call_failed_text(d: &Daemon, what: &str, f: Failure, timeout: Duration) -> String {
-    let at = format!("{} at {}", d.engine, d.endpoint.address);
+    let at = d.at();
     match f {
         Failure::Stalled => format!(
             "the {at} did not answer the image {what} within {}s; is it hung or very busy? (set {API_TIMEOUT_ENV}=SECONDS to wait longer)",
