@@ -243,10 +243,10 @@ impl DiffView {
             return;
         }
         self.sort = sort;
-        let order = match self.spare.take() {
-            Some(o) => o,
-            None => Arc::new(ChildOrder::new(&self.tree, sort)),
-        };
+        let order = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Arc::new(ChildOrder::new(&self.tree, sort)));
         self.spare = Some(std::mem::replace(&mut self.order, order));
         self.rebuild();
     }
@@ -901,16 +901,32 @@ mod tests {
     use super::*;
     use crate::testkit::tutorial;
 
+    /// The tutorial's diff tree, v1 to v3.
+    fn tutorial_diff() -> DiffTree {
+        let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
+        let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
+        DiffTree::build(&a, &b)
+    }
+
+    /// The tutorial's diff seen twice: filters matched at the key, and after a pause on their
+    /// own thread.
+    fn live_and_big() -> (DiffView, DiffView) {
+        let tree = tutorial_diff();
+        (
+            DiffView::new(tree.clone(), 0, 1, LIVE_FILTER_PATHS),
+            DiffView::new(tree, 0, 1, 0),
+        )
+    }
+
     /// Typed one key at a time (so later patterns narrow earlier ones), the filter keeps what
     /// the regex matches on every full path of the diff tree, with their directories, and
     /// shows all of those and nothing else: matched at the key, and on its own thread after a
     /// pause (the way big trees match it), where the rows keep the last matches until then.
     #[test]
     fn filter_keeps_what_the_regex_matches_on_every_path() {
-        let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
-        let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
+        let tree = tutorial_diff();
         for live_paths in [LIVE_FILTER_PATHS, 0] {
-            let mut view = DiffView::new(DiffTree::build(&a, &b), 0, 1, live_paths);
+            let mut view = DiffView::new(tree.clone(), 0, 1, live_paths);
             for text in [
                 "a", "ap", "app", "app/", "app/r", "L", "Li", "\\.py$", "(", "usr/.*s", "/",
             ] {
@@ -961,12 +977,8 @@ mod tests {
     /// A filter job that died without an answer is matched again at the next pause.
     #[test]
     fn a_filter_job_that_died_is_retried() {
-        let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
-        let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
-        let tree = DiffTree::build(&a, &b);
-        let mut live = DiffView::new(tree.clone(), 0, 1, LIVE_FILTER_PATHS);
+        let (mut live, mut big) = live_and_big();
         live.set_filter("app".into());
-        let mut big = DiffView::new(tree, 0, 1, 0);
         big.set_filter("app".into());
         // A job whose thread is gone: its sender was dropped without a result.
         let (_, done) = crossbeam_channel::bounded(1);
@@ -991,9 +1003,7 @@ mod tests {
     /// gives.
     #[test]
     fn sorting_back_reuses_the_order_and_lays_out_the_same_rows() {
-        let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
-        let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
-        let mut v = DiffView::new(DiffTree::build(&a, &b), 0, 1, LIVE_FILTER_PATHS);
+        let mut v = DiffView::new(tutorial_diff(), 0, 1, LIVE_FILTER_PATHS);
         let (size_order, size_rows) = (Arc::clone(&v.order), v.rows.clone());
         v.set_sort(DiffSort::Name);
         assert_eq!(v.order.list, ChildOrder::new(&v.tree, DiffSort::Name).list);
@@ -1014,11 +1024,7 @@ mod tests {
     /// order; one cleared while it ran is never shown.
     #[test]
     fn filter_job_follows_sort_and_clear() {
-        let a = tutorial::analyse(&tutorial::v1(), "my-app:v1");
-        let b = tutorial::analyse(&tutorial::v3(), "my-app:v3");
-        let tree = DiffTree::build(&a, &b);
-        let mut live = DiffView::new(tree.clone(), 0, 1, LIVE_FILTER_PATHS);
-        let mut big = DiffView::new(tree, 0, 1, 0);
+        let (mut live, mut big) = live_and_big();
         live.set_filter("a".into());
         live.set_sort(DiffSort::Name);
         big.set_filter("a".into());
