@@ -63,6 +63,26 @@ fn service<T>(test: &str, what: &str, started: Result<T, String>) -> Option<T> {
     }
 }
 
+/// A local TCP port nothing listens on (when asked).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
+/// Waits up to `secs` for `ready`; the error is `not_yet` and how long it waited.
+fn wait_until(not_yet: &str, secs: u64, mut ready: impl FnMut() -> bool) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        if Instant::now() > deadline {
+            return Err(format!("{not_yet} within {secs}s"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
 /// Runs a command, killing it after `secs`: no test may hang.
 fn run(cmd: &mut Command, secs: u64) -> Output {
     let child = cmd
@@ -569,11 +589,7 @@ fn stopped_daemon_socket_is_one_line() {
     let out = dsize(&["my-app:v3"], &[("DOCKER_HOST", &gone)]);
     assert_one_line_error(&out, &format!("{gone} (DOCKER_HOST): no such socket"));
     // A TCP port with nothing behind it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let out = dsize(
         &["my-app:v3"],
         &[("DOCKER_HOST", &format!("tcp://127.0.0.1:{port}"))],
@@ -1088,10 +1104,7 @@ impl Drop for Registry {
 
 fn start_registry() -> Result<Registry, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
+    let port = free_port();
     let config = dir.path().join("config.yml");
     std::fs::write(
         &config,
@@ -1116,13 +1129,9 @@ fn start_registry() -> Result<Registry, String> {
         port,
         _dir: dir,
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err("docker-registry did not listen within 30s".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until("docker-registry did not listen", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })?;
     Ok(registry)
 }
 
@@ -1246,10 +1255,7 @@ fn start_tls_daemon() -> Result<TlsDaemon, String> {
     let certs = dir.path().join("certs");
     std::fs::create_dir(&certs).map_err(|e| e.to_string())?;
     make_certs(&certs)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
+    let port = free_port();
     let sock = dir.path().join("d.sock");
     let c = |f: &str| certs.join(f).display().to_string();
     let child = Command::new("dockerd")
@@ -1284,18 +1290,13 @@ fn start_tls_daemon() -> Result<TlsDaemon, String> {
         certs,
         dir,
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sh(
-        Command::new("docker").arg("-H").arg(daemon.host()).arg("info"),
-        30,
-    )
-    .is_err()
-    {
-        if Instant::now() > deadline {
-            return Err("the TLS dockerd did not answer on its socket within 60s".into());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until("the TLS dockerd did not answer on its socket", 60, || {
+        sh(
+            Command::new("docker").arg("-H").arg(daemon.host()).arg("info"),
+            30,
+        )
+        .is_ok()
+    })?;
     Ok(daemon)
 }
 
@@ -1426,13 +1427,9 @@ fn start_podman(dir: &Path) -> Result<PodmanService, String> {
         .spawn()
         .map_err(|e| format!("cannot start podman system service: {e}"))?;
     let service = PodmanService { child, sock };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while UnixStream::connect(&service.sock).is_err() {
-        if Instant::now() > deadline {
-            return Err("podman system service did not open its socket within 30s".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until("podman system service did not open its socket", 30, || {
+        UnixStream::connect(&service.sock).is_ok()
+    })?;
     Ok(service)
 }
 
