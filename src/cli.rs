@@ -155,8 +155,9 @@ pub struct ReadArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
 
-    /// When the daemon does not have the image, have it pull the image first (anonymously, as
-    /// `docker pull` without a login would). Without it dsize never pulls.
+    /// When the daemon does not have the image, have it pull the image first, with the login
+    /// `docker pull` would use (`docker login`'s, or the credential helper's in the docker
+    /// config; anonymous without one). Without it dsize never pulls.
     #[arg(long)]
     pub pull: bool,
 }

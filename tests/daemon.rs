@@ -7,7 +7,9 @@
 //!   permission denied) give one line and exit 2;
 //! - `--pull` against a REAL registry (Debian's `docker-registry`, started by the test): a
 //!   missing image is an error that names `--pull`, and with it the daemon pulls the image and
-//!   the report is the local image's;
+//!   the report is the local image's; from a registry that wants a login, dsize uses the one a
+//!   real `docker login` wrote, or a credential helper's (a script on PATH), and a missing login,
+//!   a missing helper and a wrong password each give one line;
 //! - against a second REAL dockerd listening with `--tlsverify` (certificates made with openssl,
 //!   daemon started and stopped by the test): over TLS, by `DOCKER_HOST` and by a docker context,
 //!   the report is the socket's; a wrong CA, a missing client certificate, a host the certificate
@@ -1102,18 +1104,24 @@ impl Drop for Registry {
     }
 }
 
-fn start_registry() -> Result<Registry, String> {
+/// `htpasswd`: a line `user:bcrypt-hash`; the registry then wants that login for everything.
+fn start_registry(htpasswd: Option<&str>) -> Result<Registry, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let port = free_port();
     let config = dir.path().join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .map_err(|e| e.to_string())?;
+    let mut yml = format!(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        dir.path().join("data").display()
+    );
+    if let Some(line) = htpasswd {
+        let file = dir.path().join("htpasswd");
+        std::fs::write(&file, format!("{line}\n")).map_err(|e| e.to_string())?;
+        yml.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: dsize-test\n    path: {}\n",
+            file.display()
+        ));
+    }
+    std::fs::write(&config, yml).map_err(|e| e.to_string())?;
     let child = Command::new("docker-registry")
         .arg("serve")
         .arg(&config)
@@ -1141,29 +1149,38 @@ fn daemon_pull_fetches_a_missing_image_only_when_asked() {
     let Some(_) = docker(TEST) else {
         return;
     };
-    let Some(registry) = service(TEST, "no registry can run", start_registry()) else {
+    let Some(registry) = service(TEST, "no registry can run", start_registry(None)) else {
         return;
     };
-    // Pushed under a name of its own, then untagged: the daemon no longer has that name (its
-    // layers stay, as V3 keeps them).
     let remote = format!("127.0.0.1:{}/dsize-test-pull", registry.port);
     let tagged = format!("{remote}:t");
-    for args in [
-        vec!["tag", V3, tagged.as_str()],
-        vec!["push", tagged.as_str()],
-        vec!["rmi", tagged.as_str()],
-    ] {
-        sh(Command::new("docker").args(&args), 300).unwrap();
-    }
+    push_and_untag(&tagged, &[]);
     let out = dsize(&[&tagged, "--report"], &[]);
     assert_one_line_error(&out, "dsize pulls only when asked: add --pull");
+    assert_pulls_v3(&tagged, &[], "pulled against the local image");
 
-    let pulled = dsize(&[&tagged, "--pull", "--json", "-"], &[]);
-    let untag = || sh(Command::new("docker").args(["rmi", tagged.as_str()]), 120);
-    let cleanup = untag();
+    // A name without a tag pulls `:latest`, which this registry does not have.
+    let out = dsize(&[&remote, "--pull", "--report"], &[]);
+    let err = assert_one_line_error(&out, &format!("could not pull {remote}:latest"));
+    assert!(err.contains("not found") || err.contains("unknown"), "{err}");
+}
+
+/// Pushes V3 as `tagged` (docker run with `env`), then untags it: the daemon no longer has that
+/// name (its layers stay, as V3 keeps them).
+fn push_and_untag(tagged: &str, env: &[(&str, &str)]) {
+    for args in [vec!["tag", V3, tagged], vec!["push", tagged], vec!["rmi", tagged]] {
+        sh(Command::new("docker").args(&args).envs(env.iter().copied()), 300).unwrap();
+    }
+}
+
+/// `dsize TAGGED --pull` (run with `env`) succeeds, leaves the image under its name (untagged
+/// again here), and its report is V3's, tags aside.
+fn assert_pulls_v3(tagged: &str, env: &[(&str, &str)], what: &str) {
+    let pulled = dsize(&[tagged, "--pull", "--json", "-"], env);
+    let cleanup = sh(Command::new("docker").args(["rmi", tagged]), 120);
     assert!(
         pulled.status.success(),
-        "{}",
+        "{what}: {}",
         String::from_utf8_lossy(&pulled.stderr)
     );
     cleanup.expect("the pull left the image under its name");
@@ -1175,16 +1192,123 @@ fn daemon_pull_fetches_a_missing_image_only_when_asked() {
         assert_eq!(tags, Some(serde_json::json!([tag])));
         v
     };
-    assert_same_report(
-        json(&pulled, &tagged),
-        json(&on_daemon, V3),
-        "pulled against the local image",
+    assert_same_report(json(&pulled, tagged), json(&on_daemon, V3), what);
+}
+
+/// bcrypt (cost 4) of `dsize-secret`, as `htpasswd -B` writes it: the registry's login below.
+const REGISTRY_LOGIN: &str = "dsize:$2b$04$AIgOI0sisZ2A/S7aiTwpH.0Po.EYFOcT9II2NkHe9FXRvmHfnnwdS";
+
+#[test]
+fn daemon_pull_logs_in_as_the_docker_cli_would() {
+    const TEST: &str = "daemon_pull_logs_in_as_the_docker_cli_would";
+    let Some(_) = docker(TEST) else {
+        return;
+    };
+    let Some(registry) = service(TEST, "no registry can run", start_registry(Some(REGISTRY_LOGIN))) else {
+        return;
+    };
+    let host = format!("127.0.0.1:{}", registry.port);
+    let tagged = format!("{host}/dsize-test-login:t");
+    let dirs = tempfile::tempdir().unwrap();
+    let config = |name: &str| -> String {
+        let d = dirs.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d.to_str().unwrap().to_string()
+    };
+    // A real `docker login` writes the file dsize reads (no helper here: `auths`, in base64).
+    let logged_in = config("logged-in");
+    let mut login = Command::new("docker")
+        .args([
+            "--config",
+            &logged_in,
+            "login",
+            &host,
+            "-u",
+            "dsize",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    login.stdin.take().unwrap().write_all(b"dsize-secret").unwrap();
+    let out = login.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    push_and_untag(&tagged, &[("DOCKER_CONFIG", &logged_in)]);
+
+    // No login: the registry refuses, and the message says how to make one.
+    let none = config("none");
+    let out = dsize(&[&tagged, "--pull", "--report"], &[("DOCKER_CONFIG", &none)]);
+    let err = assert_one_line_error(
+        &out,
+        &format!("(dsize found no login for {host}; `docker login {host}` makes one dsize uses)"),
+    );
+    assert!(
+        err.contains("no basic auth credentials") || err.contains("unauthorized"),
+        "{err}"
     );
 
-    // A name without a tag pulls `:latest`, which this registry does not have.
-    let out = dsize(&[&remote, "--pull", "--report"], &[]);
-    let err = assert_one_line_error(&out, &format!("could not pull {remote}:latest"));
-    assert!(err.contains("not found") || err.contains("unknown"), "{err}");
+    // The CLI's login: pulled, and the same image.
+    assert_pulls_v3(
+        &tagged,
+        &[("DOCKER_CONFIG", &logged_in)],
+        "pulled with docker login's file",
+    );
+
+    // A credential helper named for the registry, asked as the CLI asks (the host on stdin).
+    let helped = config("helped");
+    let bin = config("bin");
+    let asked = dirs.path().join("asked");
+    let helper = format!(
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 3\nread -r server\necho \"$server\" > {}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"dsize\",\"Secret\":\"dsize-secret\"}}' \"$server\"\n",
+        asked.display()
+    );
+    let script = Path::new(&bin).join("docker-credential-dsizetest");
+    std::fs::write(&script, helper).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        Path::new(&helped).join("config.json"),
+        format!(r#"{{"credsStore": "nosuch", "credHelpers": {{"{host}": "dsizetest"}}}}"#),
+    )
+    .unwrap();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let env = [("DOCKER_CONFIG", helped.as_str()), ("PATH", path.as_str())];
+    assert_pulls_v3(&tagged, &env, "pulled with a credential helper's login");
+    assert_eq!(std::fs::read_to_string(&asked).unwrap().trim(), host);
+
+    // The store named for every other registry is not installed: one line naming it.
+    std::fs::write(
+        Path::new(&helped).join("config.json"),
+        r#"{"credsStore": "nosuch"}"#,
+    )
+    .unwrap();
+    let out = dsize(&[&tagged, "--pull", "--report"], &env);
+    assert_one_line_error(
+        &out,
+        &format!(
+            "the credentials for {host}: docker-credential-nosuch is not installed (not found in PATH) (named by credsStore in {helped}/config.json)"
+        ),
+    );
+
+    // A wrong password: the registry's refusal, and where the login came from.
+    let wrong = config("wrong");
+    std::fs::write(
+        Path::new(&wrong).join("config.json"),
+        format!(r#"{{"auths": {{"http://{host}/v2/": {{"username": "dsize", "password": "not-the-secret-7f3a"}}}}}}"#),
+    )
+    .unwrap();
+    let out = dsize(&[&tagged, "--pull", "--report"], &[("DOCKER_CONFIG", &wrong)]);
+    let err = assert_one_line_error(
+        &out,
+        &format!("(the login used came from auths in {wrong}/config.json)"),
+    );
+    assert!(err.contains("unauthorized"), "{err}");
+    assert!(!err.contains("not-the-secret-7f3a"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------- TLS

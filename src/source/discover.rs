@@ -232,7 +232,7 @@ fn has_port(authority: &str) -> bool {
 }
 
 /// The docker CLI's config directory: `$DOCKER_CONFIG`, else `~/.docker`.
-fn config_dir(env: &Env) -> Option<PathBuf> {
+pub(super) fn config_dir(env: &Env) -> Option<PathBuf> {
     env.docker_config
         .clone()
         .or_else(|| env.home.as_ref().map(|h| h.join(".docker")))

@@ -13,6 +13,7 @@
 //!
 //! Every failure is one line naming the endpoint and what to do. Nothing is ever pulled.
 
+use super::auth;
 use super::discover::{self, Address, Endpoint, Engine, Plan, TLS_FILES};
 use super::{Error, Platform, ReadOptions, Sink, archive};
 use crate::index::Progress;
@@ -437,7 +438,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn one_line(s: &str) -> String {
+pub(super) fn one_line(s: &str) -> String {
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.chars().count() > 300 {
         let cut: String = s.chars().take(300).collect();
@@ -485,7 +486,8 @@ async fn inspect(
 }
 
 /// Has the daemon pull `name` (`name:latest` when it names no tag or digest), counting the
-/// bytes downloaded into `progress`. No time limit: a pull takes as long as the registry does.
+/// bytes downloaded into `progress`, with the login the docker CLI would use for its registry
+/// ([`auth`]; anonymous without one). No time limit: a pull takes as long as the registry does.
 async fn pull(
     d: &Daemon,
     name: &str,
@@ -497,8 +499,22 @@ async fn pull(
     if let Some(p) = platform {
         options = options.platform(&p.to_string());
     }
+    let login = auth::for_image(
+        &reference,
+        &discover::Env::from_process(),
+        &discover::RealFiles,
+        &auth::RealHelpers,
+    )
+    .map_err(|e| format!("cannot pull {reference}: {e}"))?;
+    let credentials = login.as_ref().map(|c| bollard::auth::DockerCredentials {
+        username: c.username.clone(),
+        password: c.password.clone(),
+        serveraddress: Some(c.server.clone()),
+        identitytoken: c.identity_token.clone(),
+        ..Default::default()
+    });
     let docker = d.docker.clone().with_timeout(EXPORT_TIMEOUT);
-    let mut stream = docker.create_image(Some(options.build()), None, None);
+    let mut stream = docker.create_image(Some(options.build()), None, credentials);
     progress.pulling.store(true, Ordering::Relaxed);
     // Bytes downloaded per layer, as the daemon reports them.
     let mut layers: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
@@ -525,12 +541,37 @@ async fn pull(
                     bollard::errors::Error::DockerStreamError { error } => one_line(&error),
                     e => failure_text(&classify(&e), API_TIMEOUT),
                 };
-                break Err(format!("the {} could not pull {reference}: {why}", d.at()));
+                break Err(format!(
+                    "the {} could not pull {reference}: {why}{}",
+                    d.at(),
+                    login_hint(&why, &reference, login.as_ref())
+                ));
             }
         }
     };
     progress.pulling.store(false, Ordering::Relaxed);
     result
+}
+
+/// What to add to a failed pull's message when the registry refused the login (or its
+/// absence): where the login came from, or how to make one.
+fn login_hint(why: &str, reference: &str, login: Option<&auth::Credentials>) -> String {
+    let refused = ["unauthorized", "auth", "denied", "forbidden"]
+        .iter()
+        .any(|w| why.to_lowercase().contains(w));
+    match login {
+        _ if !refused => String::new(),
+        Some(c) => format!(" (the login used came from {})", c.source),
+        None => {
+            let host = auth::registry_of(reference);
+            let login = if host == "docker.io" {
+                String::new()
+            } else {
+                format!(" {host}")
+            };
+            format!(" (dsize found no login for {host}; `docker login{login}` makes one dsize uses)")
+        }
+    }
 }
 
 /// The message for an inspect or history call that failed other than by a missing image.

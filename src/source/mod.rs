@@ -7,6 +7,7 @@
 //!   [`archive::read_stream_announced`].
 
 pub mod archive;
+pub mod auth;
 pub mod discover;
 pub mod engine;
 pub mod layout;
