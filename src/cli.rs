@@ -17,8 +17,9 @@ IMAGE can be:
   image.tar, oci-archive:image.tar           an OCI archive (skopeo, buildx, podman)
   ./layout, oci:./layout                     an OCI layout directory
   -                                          a tar on standard input (docker save my-app | dsize -)
-The daemon is found as the docker CLI finds it: DOCKER_HOST (with DOCKER_TLS_VERIFY and
-DOCKER_CERT_PATH for TLS), else the current docker context, else /var/run/docker.sock.
+The daemon is found as the docker CLI finds it: DOCKER_HOST (unix://, tcp:// with
+DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for TLS, or ssh://[USER@]HOST[:PORT]), else the current
+docker context, else /var/run/docker.sock.
 
 Numbers (exact, see the README):
   stored  = sum of layer sizes (what `docker image ls` shows)

@@ -14,6 +14,9 @@
 //!   daemon started and stopped by the test): over TLS, by `DOCKER_HOST` and by a docker context,
 //!   the report is the socket's; a wrong CA, a missing client certificate, a host the certificate
 //!   does not name and plain HTTP to the TLS port each give one line;
+//! - over ssh, through a REAL sshd (OpenSSH, keys made by the test) in front of the real daemon:
+//!   by `DOCKER_HOST=ssh://…` and by a docker context the report is the socket's; a closed port,
+//!   a key the server refuses and no `ssh` on PATH each give one line with ssh's own words;
 //! - against REAL Podman (`podman system service`, started and stopped by the test; `.ci/run`
 //!   installs Podman, and with `CI=true` a Podman that cannot serve or build fails the test);
 //! - against a FAKE Engine API on a unix socket (a thread answering HTTP/1.1), which serves
@@ -74,6 +77,13 @@ fn free_port() -> u16 {
 }
 
 /// Waits up to `secs` for `ready`; the error is `not_yet` and how long it waited.
+/// Waits (30 s at most) until something accepts connections on a local port.
+fn listening(what: &str, port: u16) -> Result<(), String> {
+    wait_until(&format!("{what} did not listen"), 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+}
+
 fn wait_until(not_yet: &str, secs: u64, mut ready: impl FnMut() -> bool) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !ready() {
@@ -607,7 +617,14 @@ fn bad_docker_host_is_one_line() {
             "is not a daemon address; use unix:///path/to/docker.sock or tcp://HOST:PORT",
         ),
         ("unix://", "names no socket"),
-        ("ssh://me@build", "ssh:// endpoints are not supported"),
+        (
+            "ssh://me@build/x",
+            "an ssh:// host takes no path; write ssh://[USER@]HOST[:PORT]",
+        ),
+        (
+            "npipe:////./pipe/docker_engine",
+            "npipe:// endpoints are not supported",
+        ),
     ] {
         let out = dsize(&["my-app:v3"], &[("DOCKER_HOST", host)]);
         assert_one_line_error(&out, want);
@@ -1091,13 +1108,30 @@ fn fake_daemon_socket_absent_or_forbidden() {
 /// A real registry (Debian's `docker-registry`, the distribution project's) on a free local port,
 /// storing in a temp dir; stopped when dropped. The daemon pushes to and pulls from 127.0.0.1
 /// over plain HTTP, which it allows for loopback registries.
-struct Registry {
+type Registry = Served;
+
+/// A service a test started on a free local port, with its files in a temp dir; stopped when
+/// dropped.
+struct Served {
     child: std::process::Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
-impl Drop for Registry {
+/// Starts `cmd` (quiet) and waits until it listens on `port`.
+fn start_served(cmd: &mut Command, what: &str, port: u16, dir: tempfile::TempDir) -> Result<Served, String> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let served = Served { child, port, dir };
+    listening(what, port)?;
+    Ok(served)
+}
+
+impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -1122,25 +1156,12 @@ fn start_registry(htpasswd: Option<&str>) -> Result<Registry, String> {
         ));
     }
     std::fs::write(&config, yml).map_err(|e| e.to_string())?;
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            format!("cannot start docker-registry (Debian: apt-get install docker-registry): {e}")
-        })?;
-    let registry = Registry {
-        child,
+    start_served(
+        Command::new("docker-registry").arg("serve").arg(&config),
+        "docker-registry (Debian: apt-get install docker-registry)",
         port,
-        _dir: dir,
-    };
-    wait_until("docker-registry did not listen", 30, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })?;
-    Ok(registry)
+        dir,
+    )
 }
 
 #[test]
@@ -1309,6 +1330,182 @@ fn daemon_pull_logs_in_as_the_docker_cli_would() {
     );
     assert!(err.contains("unauthorized"), "{err}");
     assert!(!err.contains("not-the-secret-7f3a"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------- ssh
+
+/// A real sshd (OpenSSH, Debian's `openssh-server`) on a free local port with keys of its own,
+/// all in a temp dir; stopped when dropped. `bin` holds an `ssh` that runs the real one with this
+/// test's client configuration (its key, no known-hosts file), put first on dsize's PATH as a
+/// user's `~/.ssh/config` would be read.
+type Sshd = Served;
+
+impl Served {
+    fn bin(&self, key: &str) -> PathBuf {
+        self.dir.path().join(format!("bin-{key}"))
+    }
+
+    /// `PATH` with the `ssh` that logs in with `key` first.
+    fn path(&self, key: &str) -> String {
+        format!(
+            "{}:{}",
+            self.bin(key).display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+}
+
+/// The first `name` on PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn start_sshd() -> Result<Sshd, String> {
+    let sshd = Path::new("/usr/sbin/sshd");
+    let ssh = on_path("ssh").ok_or("no ssh client (Debian: apt-get install openssh-client)")?;
+    if !sshd.is_file() {
+        return Err("no /usr/sbin/sshd (Debian: apt-get install openssh-server)".into());
+    }
+    if sh(Command::new("id").arg("-u"), 10)?.trim() != "0" {
+        return Err("sshd logs users in only when it runs as root".into());
+    }
+    // sshd's privilege separation directory, which its service unit makes at boot.
+    std::fs::create_dir_all("/run/sshd").map_err(|e| format!("/run/sshd: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let d = dir.path();
+    for key in ["host", "client", "stranger"] {
+        sh(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join(key)),
+            30,
+        )?;
+    }
+    std::fs::copy(d.join("client.pub"), d.join("authorized_keys")).map_err(|e| e.to_string())?;
+    let port = free_port();
+    let config = d.join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {h}\nAuthorizedKeysFile {a}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nStrictModes no\nUsePAM no\nPidFile {p}\n",
+            h = d.join("host").display(),
+            a = d.join("authorized_keys").display(),
+            p = d.join("sshd.pid").display(),
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    for key in ["client", "stranger"] {
+        let client = d.join(format!("ssh_config-{key}"));
+        std::fs::write(
+            &client,
+            format!(
+                "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n",
+                d.join(key).display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let bin = d.join(format!("bin-{key}"));
+        std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+        let wrapper = bin.join("ssh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec {} -F {} \"$@\"\n",
+                ssh.display(),
+                client.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
+    start_served(
+        Command::new(sshd).args(["-D", "-e", "-f"]).arg(&config),
+        "sshd",
+        port,
+        dir,
+    )
+}
+
+#[test]
+fn daemon_over_ssh_reads_what_the_socket_reads() {
+    const TEST: &str = "daemon_over_ssh_reads_what_the_socket_reads";
+    let Some(_) = docker(TEST) else {
+        return;
+    };
+    let Some(sshd) = service(TEST, "no sshd can run", start_sshd()) else {
+        return;
+    };
+    let host = format!("ssh://root@127.0.0.1:{}", sshd.port);
+    let path = sshd.path("client");
+    let json = |out: Output| -> Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // The sshd runs on this machine, so the daemon behind it is the one the socket reaches.
+    let over_ssh = json(dsize(
+        &[V3, "--json", "-"],
+        &[("DOCKER_HOST", &host), ("PATH", &path)],
+    ));
+    let format = over_ssh["image"]["format"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        format.contains(&format!("at {host},")),
+        "the report names the ssh endpoint: {format}"
+    );
+    let on_socket = json(dsize(&[V3, "--json", "-"], &[]));
+    assert_same_report(over_ssh.clone(), on_socket, "ssh against the socket");
+    // The same endpoint as a docker context made by the docker CLI.
+    let config = sshd.dir.path().join("config");
+    sh(
+        Command::new("docker").env("DOCKER_CONFIG", &config).args([
+            "context",
+            "create",
+            "ssh-test",
+            "--docker",
+            &format!("host={host}"),
+        ]),
+        60,
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let by_context = json(dsize(
+        &[V3, "--json", "-"],
+        &[
+            ("DOCKER_CONFIG", &config),
+            ("DOCKER_CONTEXT", "ssh-test"),
+            ("PATH", &path),
+        ],
+    ));
+    assert_eq!(by_context, over_ssh, "the context reads as DOCKER_HOST does");
+
+    // What goes wrong: ssh's own words, and the command that must work.
+    let hint = |h: &str| format!("`ssh -p {} root@127.0.0.1 docker system dial-stdio` must work", h);
+    let closed = free_port();
+    let out = dsize(
+        &[V3, "--report"],
+        &[
+            ("DOCKER_HOST", &format!("ssh://root@127.0.0.1:{closed}")),
+            ("PATH", &path),
+        ],
+    );
+    let err = assert_one_line_error(&out, &format!("port {closed}: Connection refused"));
+    assert!(err.contains(&hint(&closed.to_string())), "{err}");
+    let stranger = sshd.path("stranger");
+    let out = dsize(&[V3, "--report"], &[("DOCKER_HOST", &host), ("PATH", &stranger)]);
+    let err = assert_one_line_error(&out, "ssh said: root@127.0.0.1: Permission denied (publickey)");
+    assert!(err.contains(&hint(&sshd.port.to_string())), "{err}");
+    let empty = sshd.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = dsize(
+        &[V3, "--report"],
+        &[("DOCKER_HOST", &host), ("PATH", &empty.display().to_string())],
+    );
+    assert_one_line_error(&out, "ssh is not installed (not found in PATH)");
 }
 
 // ---------------------------------------------------------------------------------- TLS

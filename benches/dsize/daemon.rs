@@ -112,9 +112,9 @@ fn open(address: &Address, timeout: Option<Duration>) -> io::Result<Conn> {
             s.set_read_timeout(timeout)?;
             Conn::Tcp(s)
         }
-        Address::Tls(..) => {
+        Address::Tls(..) | Address::Ssh(_) => {
             return Err(io::Error::other(format!(
-                "{address}: the daemon bench times the export over plain HTTP only; point DOCKER_HOST at the daemon's socket"
+                "{address}: the daemon bench times the export over a socket or plain HTTP only; point DOCKER_HOST at the daemon's socket"
             )));
         }
     })

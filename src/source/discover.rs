@@ -16,6 +16,9 @@
 //! With `DOCKER_TLS_VERIFY` and neither `DOCKER_HOST` nor a context, the host is
 //! `tcp://localhost:2376`, not the socket (the docker CLI's default).
 //!
+//! `ssh://[USER@]HOST[:PORT]` hosts are read as the docker CLI reads them (no path, no password);
+//! [`super::ssh`] runs `docker system dial-stdio` there.
+//!
 //! No sockets are opened here; [`super::engine`] connects to what [`plan`] returns.
 
 use serde::Deserialize;
@@ -93,6 +96,34 @@ pub enum Address {
     /// the CA the daemon's certificate must chain to, and the client certificate and key,
     /// presented when they are there).
     Tls(String, PathBuf),
+    /// A daemon reached through ssh (`docker system dial-stdio` on the host).
+    Ssh(SshTarget),
+}
+
+/// An `ssh://[USER@]HOST[:PORT]` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl std::fmt::Display for SshTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ssh://")?;
+        if let Some(u) = &self.user {
+            write!(f, "{u}@")?;
+        }
+        if self.host.contains(':') {
+            write!(f, "[{}]", self.host)?;
+        } else {
+            write!(f, "{}", self.host)?;
+        }
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The files of a TLS certificate directory, as the docker CLI names them.
@@ -132,6 +163,7 @@ impl std::fmt::Display for Address {
             Address::Unix(p) => write!(f, "unix://{}", p.display()),
             Address::Tcp(a) => write!(f, "tcp://{a}"),
             Address::Tls(a, _) => write!(f, "tcp://{a} with TLS"),
+            Address::Ssh(t) => write!(f, "{t}"),
         }
     }
 }
@@ -183,12 +215,17 @@ pub fn parse_host(host: &str, origin: &str, tls: Option<PathBuf>) -> Result<Addr
             None => Address::Tcp(with_port),
         });
     }
-    if host.starts_with("ssh://") || host.starts_with("https://") || host.starts_with("npipe://") {
+    if let Some(rest) = host.strip_prefix("ssh://") {
+        return parse_ssh(rest).map(Address::Ssh).map_err(|why| {
+            format!("{origin}={host:?}: {why}; write ssh://[USER@]HOST[:PORT] (e.g. ssh://me@build.example)")
+        });
+    }
+    if host.starts_with("https://") || host.starts_with("npipe://") {
         let scheme = host.split("://").next().unwrap_or_default();
         let instead = if scheme == "https" {
             "write tcp://HOST:PORT with DOCKER_TLS_VERIFY=1 (and DOCKER_CERT_PATH) for TLS"
         } else {
-            "forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and use DOCKER_HOST=unix:///tmp/docker.sock"
+            "named pipes are Windows-only"
         };
         return Err(format!(
             "{origin}={host:?}: {scheme}:// endpoints are not supported; {instead}"
@@ -221,6 +258,44 @@ fn env_tls(env: &Env, files: &dyn Files) -> Result<Option<PathBuf>, String> {
         "DOCKER_CERT_PATH names the directory holding ca.pem, cert.pem and key.pem",
     )
     .map(Some)
+}
+
+/// `[USER@]HOST[:PORT]` of an `ssh://` host, as the docker CLI reads it.
+fn parse_ssh(rest: &str) -> Result<SshTarget, String> {
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['/', '?', '#']) {
+        return Err("an ssh:// host takes no path".into());
+    }
+    let (user, authority) = match rest.rsplit_once('@') {
+        Some((u, a)) => (Some(u), a),
+        None => (None, rest),
+    };
+    if let Some(u) = user
+        && (u.is_empty() || u.contains(':'))
+    {
+        return Err("the user part is empty or holds a password (ssh logs in with keys)".into());
+    }
+    let (name, port) = if has_port(authority) {
+        let (h, p) = authority.rsplit_once(':').unwrap_or((authority, ""));
+        let port = p
+            .parse::<u16>()
+            .map_err(|_| format!("port {p:?} is not a port number"))?;
+        (h, Some(port))
+    } else {
+        (authority, None)
+    };
+    let name = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    if name.is_empty() {
+        return Err("names no host".into());
+    }
+    Ok(SshTarget {
+        user: user.map(String::from),
+        host: name.to_string(),
+        port,
+    })
 }
 
 fn has_port(authority: &str) -> bool {
@@ -499,13 +574,54 @@ mod tests {
     }
 
     #[test]
+    fn ssh_hosts_are_read_as_the_docker_cli_reads_them() {
+        let ssh = |user: Option<&str>, host: &str, port: Option<u16>| {
+            Address::Ssh(SshTarget {
+                user: user.map(String::from),
+                host: host.into(),
+                port,
+            })
+        };
+        for (h, want, shown) in [
+            (
+                "ssh://me@box.example",
+                ssh(Some("me"), "box.example", None),
+                "ssh://me@box.example",
+            ),
+            ("ssh://box:2222/", ssh(None, "box", Some(2222)), "ssh://box:2222"),
+            (
+                "ssh://root@[::1]:22",
+                ssh(Some("root"), "::1", Some(22)),
+                "ssh://root@[::1]:22",
+            ),
+            ("ssh://[::1]", ssh(None, "::1", None), "ssh://[::1]"),
+        ] {
+            let a = parse_host(h, "DOCKER_HOST", None).unwrap();
+            assert_eq!(a, want, "{h}");
+            assert_eq!(a.to_string(), shown);
+        }
+    }
+
+    #[test]
     fn bad_hosts_say_what_to_write() {
         for h in ["foo", "unix://", "tcp://", "tcp://a/b", "/var/run/docker.sock"] {
             let e = parse_host(h, "DOCKER_HOST", None).unwrap_err();
             assert!(e.contains("DOCKER_HOST=") && e.contains("unix://"), "{h}: {e}");
         }
-        let e = parse_host("ssh://me@box", "DOCKER_HOST", None).unwrap_err();
-        assert!(e.contains("ssh:// endpoints are not supported"), "{e}");
+        for (h, why) in [
+            ("ssh://", "names no host"),
+            ("ssh://me@", "names no host"),
+            ("ssh://box/path", "takes no path"),
+            ("ssh://me:pw@box", "holds a password"),
+            ("ssh://@box", "user part is empty"),
+            ("ssh://box:99999", "is not a port number"),
+        ] {
+            let e = parse_host(h, "DOCKER_HOST", None).unwrap_err();
+            assert!(
+                e.contains(why) && e.contains("write ssh://[USER@]HOST[:PORT]"),
+                "{h}: {e}"
+            );
+        }
         let e = parse_host("https://box:2376", "DOCKER_HOST", None).unwrap_err();
         assert!(e.contains("tcp://HOST:PORT with DOCKER_TLS_VERIFY=1"), "{e}");
     }

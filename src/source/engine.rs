@@ -13,9 +13,9 @@
 //!
 //! Every failure is one line naming the endpoint and what to do. Nothing is ever pulled.
 
-use super::auth;
 use super::discover::{self, Address, Endpoint, Engine, Plan, TLS_FILES};
 use super::{Error, Platform, ReadOptions, Sink, archive};
+use super::{auth, ssh};
 use crate::index::Progress;
 use crate::model::{HistoryEntry, ImageMeta, LayerMeta};
 use bollard::models::{ImageHistoryResponseItem, ImageInspect, SystemVersion};
@@ -279,7 +279,14 @@ fn no_daemon(plan: &Plan, tried: &[(Endpoint, Failure)], timeout: Duration) -> S
     for (e, f) in &tried[1..] {
         line.push_str(&format!("; {}: {}", e.address, failure_text(f, timeout)));
     }
-    if tried.iter().all(|(_, f)| matches!(f, Failure::Absent(_))) {
+    if let Address::Ssh(t) = &first.address {
+        let port = t.port.map(|p| format!("-p {p} ")).unwrap_or_default();
+        let user = t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+        line.push_str(&format!(
+            "; `ssh {port}{user}{} docker system dial-stdio` must work without a prompt (a key from ssh-agent or ~/.ssh/config) and reach the host's daemon",
+            t.host
+        ));
+    } else if tried.iter().all(|(_, f)| matches!(f, Failure::Absent(_))) {
         line.push_str(if podman {
             "; start it (systemctl --user start podman.socket, or podman system service --time=0 &) or set CONTAINER_HOST=unix:///path/to/podman.sock"
         } else if plan.fallback.is_empty() {
@@ -293,7 +300,14 @@ fn no_daemon(plan: &Plan, tried: &[(Endpoint, Failure)], timeout: Duration) -> S
 
 async fn try_endpoint(e: &Endpoint, timeout: Duration) -> Result<Daemon, Failure> {
     let secs = timeout.as_secs().max(1);
+    // What ssh says on stderr, for an ssh:// host.
+    let mut said = None;
     let docker = match &e.address {
+        Address::Ssh(t) => {
+            let (docker, s) = ssh::connect(t, secs).map_err(Failure::Absent)?;
+            said = Some(s);
+            Ok(docker)
+        }
         Address::Unix(p) => Docker::connect_with_unix(&p.to_string_lossy(), secs, API_DEFAULT_VERSION),
         Address::Tcp(a) => Docker::connect_with_http(&format!("tcp://{a}"), secs, API_DEFAULT_VERSION),
         Address::Tls(a, dir) => {
@@ -304,12 +318,21 @@ async fn try_endpoint(e: &Endpoint, timeout: Duration) -> Result<Daemon, Failure
         }
     }
     .map_err(|err| classify(&err))?;
-    let v: SystemVersion = bounded(timeout, docker.version())
-        .await
-        .map_err(|err| match err {
-            Failure::Broken(why) => Failure::Broken(format!("/version: {why}")),
-            other => other,
-        })?;
+    let v: SystemVersion = match bounded(timeout, docker.version()).await {
+        Ok(v) => v,
+        Err(f) => {
+            // Over ssh, ssh's own words say why (refused, no key, no docker there, …).
+            if let Some(s) = &said
+                && let Some(line) = s.last().await
+            {
+                return Err(Failure::Absent(format!("ssh said: {}", one_line(&line))));
+            }
+            return Err(match f {
+                Failure::Broken(why) => Failure::Broken(format!("/version: {why}")),
+                other => other,
+            });
+        }
+    };
     let podman = e.engine == Engine::Podman
         || v.components
             .iter()

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod discover;
 pub mod engine;
 pub mod layout;
+pub mod ssh;
 pub mod verify;
 
 use crate::index::Progress;
