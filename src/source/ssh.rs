@@ -39,17 +39,19 @@ pub fn args(t: &SshTarget) -> Vec<String> {
 pub struct Said(Arc<Mutex<(String, bool)>>);
 
 impl Said {
-    /// The last line, once ssh closed its standard error (waiting up to a second for that: a
-    /// failed connection shows first as a closed pipe, its reason follows on stderr).
+    /// ssh's last line when ssh is gone: it closed its standard error within a second (a
+    /// failed connection shows first as a closed pipe, its reason follows on stderr). `None`
+    /// while ssh still runs: then the failure is the daemon's, not ssh's.
     pub async fn last(&self) -> Option<String> {
         for _ in 0..50 {
-            if self.0.lock().is_ok_and(|s| s.1) {
-                break;
+            if let Ok(s) = self.0.lock()
+                && s.1
+            {
+                return (!s.0.is_empty()).then(|| s.0.clone());
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        let s = self.0.lock().map(|s| s.0.clone()).unwrap_or_default();
-        (!s.is_empty()).then_some(s)
+        None
     }
 }
 
