@@ -172,7 +172,7 @@ pub fn for_image(
     files: &dyn Files,
     helpers: &dyn Helpers,
 ) -> Result<Option<Credentials>, String> {
-    let host = registry_of(name);
+    let host = host_of(registry_of(name));
     let server = if host == HUB { HUB_SERVER } else { host };
     let Some(path) = config_dir(env).map(|d| d.join("config.json")) else {
         return Ok(None);
@@ -313,6 +313,17 @@ mod tests {
             (hub.username.as_deref(), hub.password.as_deref()),
             (Some("hub"), Some("pw:with:colons"))
         );
+        // Docker Hub's other names find the same login.
+        for other in [
+            "index.docker.io/library/alpine",
+            "registry-1.docker.io/library/alpine",
+        ] {
+            let c = for_image(other, &env(), &files, &fake).unwrap().unwrap();
+            assert_eq!(
+                (c.server.as_str(), c.username.as_deref()),
+                ("https://index.docker.io/v1/", Some("hub"))
+            );
+        }
         let reg = for_image("reg.example:5000/app:1", &env(), &files, &fake)
             .unwrap()
             .unwrap();
