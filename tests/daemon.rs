@@ -76,7 +76,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Waits up to `secs` for `ready`; the error is `not_yet` and how long it waited.
 /// Waits (30 s at most) until something accepts connections on a local port.
 fn listening(what: &str, port: u16) -> Result<(), String> {
     wait_until(&format!("{what} did not listen"), 30, || {
@@ -84,6 +83,7 @@ fn listening(what: &str, port: u16) -> Result<(), String> {
     })
 }
 
+/// Waits up to `secs` for `ready`; the error is `not_yet` and how long it waited.
 fn wait_until(not_yet: &str, secs: u64, mut ready: impl FnMut() -> bool) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !ready() {
@@ -145,6 +145,12 @@ fn dsize(args: &[&str], env: &[(&str, &str)]) -> Output {
         c.env(k, v);
     }
     run(&mut c, 120)
+}
+
+/// The JSON report a successful run printed (the run's stderr if it failed).
+fn ok_json(out: Output) -> Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// The run failed with exit 2 and exactly one line on stderr, `dsize: …` containing `want`.
@@ -1105,11 +1111,6 @@ fn fake_daemon_socket_absent_or_forbidden() {
 
 // --------------------------------------------------------------------------------- --pull
 
-/// A real registry (Debian's `docker-registry`, the distribution project's) on a free local port,
-/// storing in a temp dir; stopped when dropped. The daemon pushes to and pulls from 127.0.0.1
-/// over plain HTTP, which it allows for loopback registries.
-type Registry = Served;
-
 /// A service a test started on a free local port, with its files in a temp dir; stopped when
 /// dropped.
 struct Served {
@@ -1138,8 +1139,11 @@ impl Drop for Served {
     }
 }
 
-/// `htpasswd`: a line `user:bcrypt-hash`; the registry then wants that login for everything.
-fn start_registry(htpasswd: Option<&str>) -> Result<Registry, String> {
+/// A real registry (Debian's `docker-registry`, the distribution project's) on a free local port,
+/// storing in a temp dir; stopped when dropped. The daemon pushes to and pulls from 127.0.0.1
+/// over plain HTTP, which it allows for loopback registries. `htpasswd`: a line
+/// `user:bcrypt-hash`; the registry then wants that login for everything.
+fn start_registry(htpasswd: Option<&str>) -> Result<Served, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let port = free_port();
     let config = dir.path().join("config.yml");
@@ -1290,14 +1294,13 @@ fn daemon_pull_logs_in_as_the_docker_cli_would() {
         asked.display()
     );
     let script = Path::new(&bin).join("docker-credential-dsizetest");
-    std::fs::write(&script, helper).unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_script(&script, &helper).unwrap();
     std::fs::write(
         Path::new(&helped).join("config.json"),
         format!(r#"{{"credsStore": "nosuch", "credHelpers": {{"{host}": "dsizetest"}}}}"#),
     )
     .unwrap();
-    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let path = path_with(Path::new(&bin));
     let env = [("DOCKER_CONFIG", helped.as_str()), ("PATH", path.as_str())];
     assert_pulls_v3(&tagged, &env, "pulled with a credential helper's login");
     assert_eq!(std::fs::read_to_string(&asked).unwrap().trim(), host);
@@ -1334,12 +1337,6 @@ fn daemon_pull_logs_in_as_the_docker_cli_would() {
 
 // ---------------------------------------------------------------------------------- ssh
 
-/// A real sshd (OpenSSH, Debian's `openssh-server`) on a free local port with keys of its own,
-/// all in a temp dir; stopped when dropped. `bin` holds an `ssh` that runs the real one with this
-/// test's client configuration (its key, no known-hosts file), put first on dsize's PATH as a
-/// user's `~/.ssh/config` would be read.
-type Sshd = Served;
-
 impl Served {
     fn bin(&self, key: &str) -> PathBuf {
         self.dir.path().join(format!("bin-{key}"))
@@ -1347,12 +1344,19 @@ impl Served {
 
     /// `PATH` with the `ssh` that logs in with `key` first.
     fn path(&self, key: &str) -> String {
-        format!(
-            "{}:{}",
-            self.bin(key).display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
+        path_with(&self.bin(key))
     }
+}
+
+/// This process's `PATH` with `dir` first.
+fn path_with(dir: &Path) -> String {
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// Writes an executable shell script.
+fn write_script(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
 }
 
 /// The first `name` on PATH.
@@ -1362,7 +1366,11 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn start_sshd() -> Result<Sshd, String> {
+/// A real sshd (OpenSSH, Debian's `openssh-server`) on a free local port with keys of its own,
+/// all in a temp dir; stopped when dropped. `bin-KEY` holds an `ssh` that runs the real one with
+/// this test's client configuration (that key, no known-hosts file), put first on dsize's PATH
+/// as a user's `~/.ssh/config` would be read.
+fn start_sshd() -> Result<Served, String> {
     let sshd = Path::new("/usr/sbin/sshd");
     let ssh = on_path("ssh").ok_or("no ssh client (Debian: apt-get install openssh-client)")?;
     if !sshd.is_file() {
@@ -1408,18 +1416,12 @@ fn start_sshd() -> Result<Sshd, String> {
         .map_err(|e| e.to_string())?;
         let bin = d.join(format!("bin-{key}"));
         std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
-        let wrapper = bin.join("ssh");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\nexec {} -F {} \"$@\"\n",
-                ssh.display(),
-                client.display()
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
+        let wrapper = format!(
+            "#!/bin/sh\nexec {} -F {} \"$@\"\n",
+            ssh.display(),
+            client.display()
+        );
+        write_script(&bin.join("ssh"), &wrapper).map_err(|e| e.to_string())?;
     }
     start_served(
         Command::new(sshd).args(["-D", "-e", "-f"]).arg(&config),
@@ -1440,12 +1442,8 @@ fn daemon_over_ssh_reads_what_the_socket_reads() {
     };
     let host = format!("ssh://root@127.0.0.1:{}", sshd.port);
     let path = sshd.path("client");
-    let json = |out: Output| -> Value {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
     // The sshd runs on this machine, so the daemon behind it is the one the socket reaches.
-    let over_ssh = json(dsize(
+    let over_ssh = ok_json(dsize(
         &[V3, "--json", "-"],
         &[("DOCKER_HOST", &host), ("PATH", &path)],
     ));
@@ -1457,7 +1455,7 @@ fn daemon_over_ssh_reads_what_the_socket_reads() {
         format.contains(&format!("at {host},")),
         "the report names the ssh endpoint: {format}"
     );
-    let on_socket = json(dsize(&[V3, "--json", "-"], &[]));
+    let on_socket = ok_json(dsize(&[V3, "--json", "-"], &[]));
     assert_same_report(over_ssh.clone(), on_socket, "ssh against the socket");
     // The same endpoint as a docker context made by the docker CLI.
     let config = sshd.dir.path().join("config");
@@ -1473,7 +1471,7 @@ fn daemon_over_ssh_reads_what_the_socket_reads() {
     )
     .unwrap();
     let config = config.display().to_string();
-    let by_context = json(dsize(
+    let by_context = ok_json(dsize(
         &[V3, "--json", "-"],
         &[
             ("DOCKER_CONFIG", &config),
@@ -1660,11 +1658,7 @@ fn daemon_over_tls_reads_what_the_socket_reads() {
         300,
     )
     .unwrap();
-    let json = |out: Output| -> Value {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    let over_tls = json(daemon.dsize("localhost", &daemon.certs, &[V3, "--json", "-"]));
+    let over_tls = ok_json(daemon.dsize("localhost", &daemon.certs, &[V3, "--json", "-"]));
     let format = over_tls["image"]["format"]
         .as_str()
         .unwrap_or_default()
@@ -1673,7 +1667,7 @@ fn daemon_over_tls_reads_what_the_socket_reads() {
         format.contains(&format!("at tcp://localhost:{} with TLS", daemon.port)),
         "the report names the TLS endpoint: {format}"
     );
-    let on_socket = json(dsize(&[V3, "--json", "-"], &[]));
+    let on_socket = ok_json(dsize(&[V3, "--json", "-"], &[]));
     assert_same_report(over_tls.clone(), on_socket, "TLS against the socket");
     // The same endpoint as a docker context made by the docker CLI (its TLS files are kept in
     // the context store).
@@ -1698,7 +1692,7 @@ fn daemon_over_tls_reads_what_the_socket_reads() {
     )
     .unwrap();
     let config = config.display().to_string();
-    let by_context = json(dsize(
+    let by_context = ok_json(dsize(
         &[V3, "--json", "-"],
         &[("DOCKER_CONFIG", &config), ("DOCKER_CONTEXT", "tls-test")],
     ));

@@ -20,12 +20,12 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 /// Docker Hub as image names reach it (`ubuntu`, `library/ubuntu`, `docker.io/library/ubuntu`).
-const HUB: &str = "docker.io";
+pub(super) const HUB: &str = "docker.io";
 /// The key the docker CLI stores Docker Hub's login under, and asks helpers for.
 const HUB_SERVER: &str = "https://index.docker.io/v1/";
 
 /// What the daemon is given to log in to a registry for one pull.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// The registry as the docker CLI names it to the daemon.
     pub server: String,
@@ -119,7 +119,7 @@ pub fn registry_of(name: &str) -> &str {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct ConfigFile {
     #[serde(default)]
     auths: HashMap<String, AuthEntry>,
@@ -129,7 +129,7 @@ struct ConfigFile {
     cred_helpers: HashMap<String, String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct AuthEntry {
     #[serde(default)]
     auth: Option<String>,
@@ -195,12 +195,16 @@ pub fn for_image(
             )
         })?;
         if let Some((user, secret)) = found.filter(|(u, s)| !u.is_empty() || !s.is_empty()) {
-            let token = user == "<token>";
+            let (username, password, identity_token) = if user == "<token>" {
+                (None, None, Some(secret))
+            } else {
+                (Some(user), Some(secret), None)
+            };
             return Ok(Some(Credentials {
                 server: server.to_string(),
-                username: (!token).then_some(user),
-                password: (!token).then(|| secret.clone()),
-                identity_token: token.then_some(secret),
+                username,
+                password,
+                identity_token,
                 source: from,
             }));
         }

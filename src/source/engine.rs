@@ -1,5 +1,5 @@
 //! The Docker Engine API source (bollard), also spoken by Podman's service. The only async code
-//! in dsize; it stays inside this file.
+//! in dsize, with the ssh transport it may connect through ([`super::ssh`]).
 //!
 //! 1. Connect to what [`discover::plan`] names, asking `/version` (bounded wait).
 //! 2. Inspect the image and read its history (bounded wait): the layer list and the steps are
@@ -11,7 +11,9 @@
 //!    bounded. The export has no client timeout: a daemon on the classic store sends nothing
 //!    until it has staged the whole image.
 //!
-//! Every failure is one line naming the endpoint and what to do. Nothing is ever pulled.
+//! Every failure is one line naming the endpoint and what to do. Nothing is pulled unless the
+//! user asks (`--pull`): then a missing image is pulled first, with the docker CLI's login for
+//! its registry ([`super::auth`]).
 
 use super::discover::{self, Address, Endpoint, Engine, Plan, TLS_FILES};
 use super::{Error, Platform, ReadOptions, Sink, archive};
@@ -300,7 +302,7 @@ fn no_daemon(plan: &Plan, tried: &[(Endpoint, Failure)], timeout: Duration) -> S
 
 async fn try_endpoint(e: &Endpoint, timeout: Duration) -> Result<Daemon, Failure> {
     let secs = timeout.as_secs().max(1);
-    // What ssh says on stderr, for an ssh:// host.
+    // For an ssh:// host, what ssh says on stderr.
     let mut said = None;
     let docker = match &e.address {
         Address::Ssh(t) => {
@@ -541,6 +543,7 @@ async fn pull(
     progress.pulling.store(true, Ordering::Relaxed);
     // Bytes downloaded per layer, as the daemon reports them.
     let mut layers: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut total = 0u64;
     let result = loop {
         if progress.cancel.load(Ordering::Relaxed) {
             break Err("cancelled".to_string());
@@ -555,8 +558,10 @@ async fn pull(
                 if let (Some(id), Some(current)) = (info.id, info.progress_detail.and_then(|p| p.current))
                     && info.status.as_deref() == Some("Downloading")
                 {
-                    layers.insert(id, u64::try_from(current).unwrap_or(0));
-                    progress.pulled.store(layers.values().sum(), Ordering::Relaxed);
+                    let now = u64::try_from(current).unwrap_or(0);
+                    let before = layers.insert(id, now).unwrap_or(0);
+                    total = total.saturating_sub(before).saturating_add(now);
+                    progress.pulled.store(total, Ordering::Relaxed);
                 }
             }
             Some(Err(e)) => {
@@ -579,15 +584,15 @@ async fn pull(
 /// What to add to a failed pull's message when the registry refused the login (or its
 /// absence): where the login came from, or how to make one.
 fn login_hint(why: &str, reference: &str, login: Option<&auth::Credentials>) -> String {
-    let refused = ["unauthorized", "auth", "denied", "forbidden"]
-        .iter()
-        .any(|w| why.to_lowercase().contains(w));
+    let why = why.to_lowercase();
+    // "auth" also covers "unauthorized" and "authentication required".
+    let refused = ["auth", "denied", "forbidden"].iter().any(|w| why.contains(w));
     match login {
         _ if !refused => String::new(),
         Some(c) => format!(" (the login used came from {})", c.source),
         None => {
             let host = auth::registry_of(reference);
-            let login = if host == "docker.io" {
+            let login = if host == auth::HUB {
                 String::new()
             } else {
                 format!(" {host}")

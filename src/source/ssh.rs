@@ -34,9 +34,21 @@ pub fn args(t: &SshTarget) -> Vec<String> {
     a
 }
 
+/// The one line for an `ssh` that is not on PATH.
+const NO_SSH: &str = "ssh is not installed (not found in PATH)";
+
 /// What ssh last said on standard error (its last non-empty line), shared with messages.
 #[derive(Clone, Default)]
-pub struct Said(Arc<Mutex<(String, bool)>>);
+pub struct Said(Arc<Mutex<Stderr>>);
+
+/// The state behind [`Said`], for the newest ssh.
+#[derive(Default)]
+struct Stderr {
+    /// Its last non-empty line.
+    last: String,
+    /// Whether it has closed its standard error (it has exited, or is about to).
+    closed: bool,
+}
 
 impl Said {
     /// ssh's last line when ssh is gone: it closed its standard error within a second (a
@@ -45,9 +57,9 @@ impl Said {
     pub async fn last(&self) -> Option<String> {
         for _ in 0..50 {
             if let Ok(s) = self.0.lock()
-                && s.1
+                && s.closed
             {
-                return (!s.0.is_empty()).then(|| s.0.clone());
+                return (!s.last.is_empty()).then(|| s.last.clone());
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -116,9 +128,7 @@ impl tower_service::Service<Uri> for Connector {
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| match e.kind() {
-                    io::ErrorKind::NotFound => {
-                        io::Error::new(e.kind(), "ssh is not installed (not found in PATH)")
-                    }
+                    io::ErrorKind::NotFound => io::Error::new(e.kind(), NO_SSH),
                     _ => io::Error::new(e.kind(), format!("cannot run ssh: {e}")),
                 })?;
             let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -127,7 +137,7 @@ impl tower_service::Service<Uri> for Connector {
                 return Err(io::Error::other("ssh started without its pipes"));
             };
             if let Ok(mut s) = said.0.lock() {
-                s.1 = false;
+                s.closed = false;
             }
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
@@ -136,11 +146,11 @@ impl tower_service::Service<Uri> for Connector {
                     if !line.is_empty()
                         && let Ok(mut s) = said.0.lock()
                     {
-                        s.0 = line.to_string();
+                        s.last = line.to_string();
                     }
                 }
                 if let Ok(mut s) = said.0.lock() {
-                    s.1 = true;
+                    s.closed = true;
                 }
             });
             Ok(TokioIo::new(ChildIo {
@@ -157,7 +167,7 @@ pub fn connect(target: &SshTarget, timeout_secs: u64) -> Result<(Docker, Said), 
     let on_path =
         std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("ssh").is_file()));
     if !on_path {
-        return Err("ssh is not installed (not found in PATH)".into());
+        return Err(NO_SSH.into());
     }
     let said = Said::default();
     let connector = Connector {
