@@ -136,6 +136,12 @@ impl Merger {
                 _ => {}
             }
             self.place(node, v);
+            if kind == Kind::Dir {
+                // Tar lists a directory before what it holds: its entries find it cached.
+                // (`ensure_parents` left the cache at the parent of `path`.)
+                self.cache_path.extend_from_slice(&path[self.cache_path.len()..]);
+                self.cache.push((path.len(), node));
+            }
         }
         if missing_links > 0 {
             self.notes.push(format!(

@@ -458,3 +458,206 @@ fn waste_groups_share_the_climb_but_equal_one_by_one() {
     let abc = a.tree.lookup(b"a/b/c").unwrap();
     assert!(groups.iter().any(|x| x.node == abc && x.hidden_by == 4));
 }
+
+/// The merge rules written the slow, obvious way: a map from path to what is there, with every
+/// removal sweeping the path's whole subtree. [`merge_equals_the_obvious_model`] holds the merge
+/// (its parent cache, its arena, its version chains) to it.
+mod obvious {
+    use super::super::tree::{Cause, Kind};
+    use std::collections::BTreeMap;
+
+    /// A visible path: its kind, and for files and hard links the inode it shares.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub struct Here {
+        pub kind: Kind,
+        pub inode: Option<usize>,
+    }
+
+    #[derive(Default)]
+    pub struct Image {
+        pub paths: BTreeMap<String, Here>,
+        /// (size, visible paths reaching it, storing step).
+        pub inodes: Vec<(u64, u32, u16)>,
+        /// Waste items without their path: (bytes, storing step, hiding step, cause).
+        pub waste: Vec<(u64, u16, u16, Cause)>,
+    }
+
+    fn parent(p: &str) -> Option<&str> {
+        p.rfind('/').map(|i| &p[..i])
+    }
+
+    impl Image {
+        /// Removes `p` and everything under it.
+        fn remove(&mut self, p: &str, by: u16, cause: Cause) {
+            let under = format!("{p}/");
+            let gone: Vec<String> = self
+                .paths
+                .keys()
+                .filter(|k| *k == p || k.starts_with(&under))
+                .cloned()
+                .collect();
+            for k in gone {
+                let here = self.paths.remove(&k).unwrap();
+                if let Some(i) = here.inode {
+                    let inode = &mut self.inodes[i];
+                    inode.1 -= 1;
+                    if inode.1 == 0 && inode.0 > 0 {
+                        self.waste.push((inode.0, inode.2, by, cause));
+                    }
+                }
+            }
+        }
+
+        fn is_dir(&self, p: &str) -> Option<bool> {
+            self.paths.get(p).map(|h| h.kind == Kind::Dir)
+        }
+
+        /// One layer: opaque markers, then whiteouts, then the entries in order.
+        pub fn apply(&mut self, step: u16, entries: &[(u8, String, String, u64)]) {
+            for (_, p, _, _) in entries.iter().filter(|e| e.0 == 5) {
+                if self.is_dir(p) == Some(true) {
+                    let under = format!("{p}/");
+                    let kids: Vec<String> = self
+                        .paths
+                        .keys()
+                        .filter(|k| k.starts_with(&under) && parent(k) == Some(p.as_str()))
+                        .cloned()
+                        .collect();
+                    for k in kids {
+                        self.remove(&k, step, Cause::Opaque);
+                    }
+                }
+            }
+            for (_, p, _, _) in entries.iter().filter(|e| e.0 == 4) {
+                if self.paths.contains_key(p) {
+                    self.remove(p, step, Cause::Deleted);
+                }
+            }
+            for (kind, p, link, size) in entries.iter().filter(|e| e.0 < 4) {
+                // Every parent becomes a directory (replacing what else was there).
+                let mut at = 0;
+                while let Some(i) = p[at..].find('/') {
+                    let a = &p[..at + i];
+                    if self.is_dir(a) == Some(false) {
+                        self.remove(a, step, Cause::Overwritten);
+                    }
+                    if self.is_dir(a).is_none() {
+                        let dir = Here {
+                            kind: Kind::Dir,
+                            inode: None,
+                        };
+                        self.paths.insert(a.to_string(), dir);
+                    }
+                    at += i + 1;
+                }
+                let (kind, inode) = match kind {
+                    0 => {
+                        self.inodes.push((*size, 0, step));
+                        (Kind::File, Some(self.inodes.len() - 1))
+                    }
+                    1 => (Kind::Dir, None),
+                    2 => (Kind::Symlink, None),
+                    _ => {
+                        // The link's target is read before the path it replaces is removed.
+                        let i = match self.paths.get(link).and_then(|h| h.inode) {
+                            Some(i) => i,
+                            None => {
+                                self.inodes.push((0, 0, step));
+                                self.inodes.len() - 1
+                            }
+                        };
+                        self.inodes[i].1 += 1;
+                        (Kind::HardLink, Some(i))
+                    }
+                };
+                if let Some(i) = inode.filter(|_| kind == Kind::File) {
+                    self.inodes[i].1 += 1;
+                }
+                match self.is_dir(p) {
+                    Some(true) if kind == Kind::Dir => continue,
+                    Some(_) => self.remove(p, step, Cause::Overwritten),
+                    None => {}
+                }
+                self.paths.insert(p.clone(), Here { kind, inode });
+            }
+        }
+    }
+}
+
+/// Random small images (few names, so paths collide often, in any order) merged by dsize and
+/// by the obvious model: after every layer the same paths are visible with the same kinds and
+/// sizes; at the end the same waste, to the byte and the step.
+#[test]
+fn merge_equals_the_obvious_model() {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    for round in 0..3000 {
+        let mut model = obvious::Image::default();
+        let mut layers = Vec::new();
+        let mut snapshots = Vec::new();
+        for step in 0..1 + next(6) as u16 {
+            let mut entries = Vec::new();
+            for _ in 0..next(14) {
+                let mut p = String::new();
+                for d in 0..1 + next(3) {
+                    if d > 0 {
+                        p.push('/');
+                    }
+                    p.push(['a', 'b', 'c'][next(3) as usize]);
+                }
+                // 0 file, 1 dir, 2 symlink, 3 hard link, 4 whiteout, 5 opaque marker.
+                let kind = [0, 0, 0, 1, 1, 2, 3, 3, 4, 4, 5][next(11) as usize] as u8;
+                let link = ["a", "a/b", "b/c/a", "c/c"][next(4) as usize].to_string();
+                entries.push((kind, p, link, next(100)));
+            }
+            model.apply(step, &entries);
+            snapshots.push(model.paths.clone());
+            let mut layer = l();
+            for (kind, p, link, size) in &entries {
+                layer = match kind {
+                    0 => layer.file(p, *size),
+                    1 => layer.dir(p),
+                    2 => layer.symlink(p, link),
+                    3 => layer.hardlink(p, link),
+                    4 => layer.whiteout(p),
+                    _ => layer.opaque(p),
+                };
+            }
+            layers.push(layer);
+        }
+        let a = analyse(layers);
+        let t = &a.tree;
+        for (step, want) in snapshots.iter().enumerate() {
+            let mut got = std::collections::BTreeMap::new();
+            for n in 1..t.len() as u32 {
+                if let Some(v) = t.visible_at(n, step as u16) {
+                    let size = t.inode_of(v).map(|(_, i)| i.size);
+                    got.insert(
+                        String::from_utf8(t.path(n)).unwrap()[1..].to_string(),
+                        (v.kind, size),
+                    );
+                }
+            }
+            let want: std::collections::BTreeMap<_, _> = want
+                .iter()
+                .map(|(p, h)| (p.clone(), (h.kind, h.inode.map(|i| model.inodes[i].0))))
+                .collect();
+            assert_eq!(got, want, "round {round}, step {step}");
+        }
+        let mut got: Vec<_> = a
+            .waste
+            .iter()
+            .map(|w| (w.bytes, w.layer, w.hidden_by, w.cause))
+            .collect();
+        got.sort();
+        model.waste.sort();
+        assert_eq!(got, model.waste, "round {round}: waste");
+        let stored: u64 = model.inodes.iter().map(|i| i.0).sum();
+        assert_eq!(a.totals.stored_bytes, stored, "round {round}");
+    }
+}

@@ -399,11 +399,22 @@ impl Tree {
     /// The child called `name`, created when missing.
     pub(crate) fn child_or_insert(&mut self, parent: NodeId, name: &[u8]) -> NodeId {
         let hash = self.child_hash(parent, name);
-        if let Some(c) = self.find_child(parent, name, hash) {
-            return c;
-        }
-        let name = self.names.push(name);
+        let (nodes, names) = (&self.nodes, &self.names);
+        // One probe finds the child or the slot a new one takes.
+        let slot = match self.children.entry(
+            Slot::table_hash(hash),
+            |s| {
+                let n = &nodes[s.node as usize];
+                s.hash == hash && n.parent == parent && names.get(n.name) == name
+            },
+            |s| Slot::table_hash(s.hash),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => return e.get().node,
+            hashbrown::hash_table::Entry::Vacant(v) => v,
+        };
         let id = self.nodes.len() as NodeId;
+        slot.insert(Slot { node: id, hash });
+        let name = self.names.push(name);
         let p = &mut self.nodes[parent as usize];
         let sibling = p.first_child;
         p.first_child = id;
@@ -414,10 +425,6 @@ impl Tree {
             next_sibling: sibling,
             last: NONE,
         });
-        self.children
-            .insert_unique(Slot::table_hash(hash), Slot { node: id, hash }, |s| {
-                Slot::table_hash(s.hash)
-            });
         id
     }
 
