@@ -32,10 +32,13 @@ use zstd::zstd_safe::zstd_sys as sys;
 
 /// Compressed bytes read from the source at a time.
 const INPUT_CHUNK: usize = 1 << 20;
-/// Largest compressed piece zstd asks for at once: a whole block plus its header.
-const MAX_NEED: usize = sys::ZSTD_BLOCKSIZE_MAX as usize + 64;
 /// Bytes of a skippable frame's header: magic and size.
 const SKIPPABLE_HEADER: usize = 8;
+/// Bytes of a block's header.
+const BLOCK_HEADER: usize = 3;
+/// Room the ring keeps beyond zstd's minimum: a block's literals are decoded past the block's
+/// own output (below), and that space must never hold bytes the window still needs.
+const LITERAL_ROOM: usize = 2 * sys::ZSTD_BLOCKSIZE_MAX as usize + 128;
 
 /// A decoding context, freed on drop.
 struct Dctx(NonNull<sys::ZSTD_DCtx>);
@@ -71,11 +74,23 @@ pub struct ZstdRing<R> {
     /// Decoded, unread bytes are `ring[rd..wr]`.
     rd: usize,
     wr: usize,
-    /// The current frame: its largest block, and whether the ring is smaller than its content
-    /// (then it wraps).
+    /// The frame being decoded.
+    frame: Option<Frame>,
+}
+
+/// What is known about the frame being decoded.
+struct Frame {
+    /// Its largest block, decoded or not.
     block_max: usize,
+    /// Whether the ring is smaller than its content (then it wraps).
     wraps: bool,
-    in_frame: bool,
+    /// The content size its header declares.
+    content_size: Option<u64>,
+    decoded: u64,
+    /// The running hash of its content, when its header promises a checksum.
+    checksum: Option<xxhash_rust::xxh64::Xxh64>,
+    /// Its last block was decoded.
+    ended: bool,
 }
 
 impl<R: Read> ZstdRing<R> {
@@ -90,9 +105,7 @@ impl<R: Read> ZstdRing<R> {
             ring: Vec::new(),
             rd: 0,
             wr: 0,
-            block_max: 0,
-            wraps: false,
-            in_frame: false,
+            frame: None,
         })
     }
 
@@ -152,11 +165,15 @@ impl<R: Read> ZstdRing<R> {
                     "Frame requires too much memory for decoding: a {window}-byte window"
                 )));
             }
+            if fh.dictID != 0 {
+                return Err(corrupt(code(sys::ZSTD_ErrorCode::ZSTD_error_dictionary_wrong)));
+            }
             // SAFETY: a pure function of two numbers.
             let size = unsafe { sys::ZSTD_decodingBufferSize_min(window, fh.frameContentSize) };
             if is_error(size) {
                 return Err(corrupt(size));
             }
+            let size = size + LITERAL_ROOM;
             // SAFETY: the context is ours and not in use.
             let r = unsafe { sys::ZSTD_decompressBegin(self.dctx.0.as_ptr()) };
             if is_error(r) {
@@ -168,9 +185,16 @@ impl<R: Read> ZstdRing<R> {
             }
             self.rd = 0;
             self.wr = 0;
-            self.block_max = fh.blockSizeMax as usize;
-            self.wraps = (self.ring.len() as u64) < fh.frameContentSize;
-            self.in_frame = true;
+            self.in_pos += fh.headerSize as usize;
+            let known = fh.frameContentSize != sys::ZSTD_CONTENTSIZE_UNKNOWN as u64;
+            self.frame = Some(Frame {
+                block_max: fh.blockSizeMax as usize,
+                wraps: (self.ring.len() as u64) < fh.frameContentSize,
+                content_size: known.then_some(fh.frameContentSize),
+                decoded: 0,
+                checksum: (fh.checksumFlag != 0).then(|| xxhash_rust::xxh64::Xxh64::new(0)),
+                ended: false,
+            });
             return Ok(true);
         }
     }
@@ -191,53 +215,132 @@ impl<R: Read> ZstdRing<R> {
 
     /// Decodes until there are new bytes in the ring. `Ok(false)`: the stream ended cleanly.
     /// Only called when everything decoded so far was consumed.
+    ///
+    /// Blocks are parsed here and compressed ones handed to zstd's block decoder
+    /// (`ZSTD_decompressBlock`), which may put a block's literals in the ring right after the
+    /// block's own output instead of splitting them around a side buffer and moving them (what
+    /// the streaming decoder must do, for want of room). The ring keeps [`LITERAL_ROOM`] for
+    /// that beyond zstd's minimum, so the space written is never part of the window. The checks
+    /// are the streaming decoder's: block sizes, the declared content size, the checksum.
     fn decode_more(&mut self) -> io::Result<bool> {
         debug_assert_eq!(self.rd, self.wr);
         loop {
-            if !self.in_frame && !self.start_frame()? {
-                return Ok(false);
-            }
-            // SAFETY: the context is ours.
-            let need = unsafe { sys::ZSTD_nextSrcSizeToDecompress(self.dctx.0.as_ptr()) };
-            if need == 0 {
-                self.in_frame = false;
+            let Some(frame) = &self.frame else {
+                if !self.start_frame()? {
+                    return Ok(false);
+                }
+                continue;
+            };
+            if frame.ended {
+                self.end_frame()?;
                 continue;
             }
-            if need > MAX_NEED {
-                return Err(corrupt_text("a zstd block larger than the format allows"));
+            let (block_max, wraps) = (frame.block_max, frame.wraps);
+            if self.want_input(BLOCK_HEADER)? < BLOCK_HEADER {
+                return Err(truncated());
+            }
+            let h = &self.input[self.in_pos..self.in_pos + BLOCK_HEADER];
+            let header = u32::from(h[0]) | u32::from(h[1]) << 8 | u32::from(h[2]) << 16;
+            self.in_pos += BLOCK_HEADER;
+            let (last, kind, size) = (header & 1 == 1, (header >> 1) & 3, (header >> 3) as usize);
+            // (A reserved block type, or a block larger than the frame allows.)
+            let corrupted = || corrupt(code(sys::ZSTD_ErrorCode::ZSTD_error_corruption_detected));
+            // Compressed bytes this block takes: an RLE block's size is what it decodes to.
+            let need = match kind {
+                1 => 1,
+                3 => return Err(corrupted()),
+                _ => size,
+            };
+            if size > block_max || kind == 3 {
+                return Err(corrupted());
             }
             if self.want_input(need)? < need {
                 return Err(truncated());
             }
             // zstd's own rule: when a whole block may no longer fit, restart at the beginning
             // (the ring's size keeps the window intact behind it).
-            if self.wraps && self.wr + self.block_max > self.ring.len() {
+            if wraps && self.wr + block_max > self.ring.len() {
                 self.rd = 0;
                 self.wr = 0;
             }
             let room = self.ring.len() - self.wr;
-            // SAFETY: the destination is the ring's unread-free tail `ring[wr..]` with its exact
-            // length; the source is `need` initialised bytes of `input` (checked above). zstd's
-            // pointers into the ring stay valid: the ring only moves between frames.
-            let got = unsafe {
-                sys::ZSTD_decompressContinue(
-                    self.dctx.0.as_ptr(),
-                    self.ring.as_mut_ptr().add(self.wr).cast(),
-                    room,
-                    self.input.as_ptr().add(self.in_pos).cast(),
-                    need,
-                )
+            let src = &self.input[self.in_pos..self.in_pos + need];
+            let dctx = self.dctx.0.as_ptr();
+            let got = match kind {
+                _ if need == 0 => 0, // an empty block, of any type but RLE
+                2 => {
+                    // SAFETY: the destination is the ring's unread-free tail `ring[wr..]` with its
+                    // exact length; the source is `need` initialised bytes of `input` (checked
+                    // above). zstd's pointers into the ring stay valid: the ring only moves
+                    // between frames.
+                    let got = unsafe {
+                        sys::ZSTD_decompressBlock(
+                            dctx,
+                            self.ring.as_mut_ptr().add(self.wr).cast(),
+                            room,
+                            src.as_ptr().cast(),
+                            need,
+                        )
+                    };
+                    if is_error(got) {
+                        return Err(corrupt(got));
+                    }
+                    got
+                }
+                _ => {
+                    if size > room {
+                        return Err(corrupt(code(sys::ZSTD_ErrorCode::ZSTD_error_dstSize_tooSmall)));
+                    }
+                    let out = &mut self.ring[self.wr..self.wr + size];
+                    if kind == 1 {
+                        out.fill(src[0]);
+                    } else {
+                        out.copy_from_slice(src);
+                    }
+                    // SAFETY: the block lies in the ring, which stays put until the frame
+                    // ends; zstd only records where the window's bytes are.
+                    unsafe { sys::ZSTD_insertBlock(dctx, out.as_ptr().cast(), size) };
+                    size
+                }
             };
-            if is_error(got) {
-                return Err(corrupt(got));
+            if got > block_max.min(room) {
+                return Err(corrupted());
             }
-            debug_assert!(got <= room);
             self.in_pos += need;
-            self.wr += got.min(room);
+            if let Some(frame) = self.frame.as_mut() {
+                if let Some(h) = frame.checksum.as_mut() {
+                    h.update(&self.ring[self.wr..self.wr + got]);
+                }
+                frame.decoded += got as u64;
+                frame.ended = last;
+            }
+            self.wr += got;
             if self.wr > self.rd {
                 return Ok(true);
             }
         }
+    }
+
+    /// Checks the end of the frame whose last block was decoded: its declared content size and
+    /// its checksum.
+    fn end_frame(&mut self) -> io::Result<()> {
+        let Some(frame) = self.frame.take() else {
+            return Ok(());
+        };
+        if frame.content_size.is_some_and(|n| n != frame.decoded) {
+            return Err(corrupt(code(sys::ZSTD_ErrorCode::ZSTD_error_corruption_detected)));
+        }
+        if let Some(h) = frame.checksum {
+            if self.want_input(4)? < 4 {
+                return Err(truncated());
+            }
+            let c = &self.input[self.in_pos..self.in_pos + 4];
+            self.in_pos += 4;
+            if u32::from_le_bytes([c[0], c[1], c[2], c[3]]) != h.digest() as u32 {
+                return Err(corrupt(code(sys::ZSTD_ErrorCode::ZSTD_error_checksum_wrong)));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -264,6 +367,11 @@ impl<R: Read> Input for ZstdRing<R> {
         }
         Ok(())
     }
+}
+
+/// The `size_t` zstd returns for an error.
+fn code(e: sys::ZSTD_ErrorCode) -> usize {
+    0usize.wrapping_sub(e as usize)
 }
 
 fn is_error(code: usize) -> bool {
@@ -364,6 +472,128 @@ mod tests {
         for step in [1, 7, 99] {
             assert!(decode(&z, step).unwrap() == want, "step {step}");
         }
+    }
+
+    /// The types of a single frame's blocks (0 raw, 1 RLE, 2 compressed).
+    fn block_kinds(z: &[u8]) -> Vec<u32> {
+        // SAFETY: a pure function of the bytes given.
+        let mut at = unsafe { sys::ZSTD_frameHeaderSize(z.as_ptr().cast(), z.len()) };
+        let mut kinds = Vec::new();
+        loop {
+            let h = u32::from(z[at]) | u32::from(z[at + 1]) << 8 | u32::from(z[at + 2]) << 16;
+            kinds.push((h >> 1) & 3);
+            at += 3 + if (h >> 1) & 3 == 1 { 1 } else { (h >> 3) as usize };
+            if h & 1 == 1 {
+                return kinds;
+            }
+        }
+    }
+
+    #[test]
+    fn raw_and_rle_blocks_and_checksums() {
+        // Incompressible bytes make raw blocks, a long run of one byte RLE blocks, the rest
+        // compressed ones.
+        let mut d: Vec<u8> = data(400_000).iter().map(|b| b.wrapping_mul(167) ^ 0x5a).collect();
+        let mut x = 7u64;
+        d.extend((0..300_000).map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (x >> 56) as u8
+        }));
+        d.extend(std::iter::repeat_n(7u8, 600_000));
+        // Blocks of half literals, half matches reaching back nearly the whole window (into
+        // what the ring held before it wrapped): the room kept for literals must not overwrite
+        // what those matches read.
+        for _ in 0..3_000 {
+            d.extend((0..500).map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (x >> 56) as u8
+            }));
+            let at = d.len() - 125_000;
+            d.extend_from_within(at..at + 500);
+        }
+        let z = stream_frame(&d, 17);
+        let kinds = block_kinds(&z);
+        for k in [0, 1, 2] {
+            assert!(kinds.contains(&k), "block type {k} in {kinds:?}");
+        }
+        for step in [1, 13] {
+            assert!(decode(&z, step).unwrap() == d, "step {step}");
+        }
+        // The checksum is the frame's last 4 bytes: a wrong one is refused.
+        let mut bad = z.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        let e = decode(&bad, 1).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+    }
+
+    /// A frame (128 KiB window, no checksum) whose blocks hold exactly `sizes` bytes of `d` each,
+    /// compressed by zstd's block encoder (stored raw where that does not pay).
+    fn frame_of_blocks(d: &[u8], sizes: &[usize]) -> Vec<u8> {
+        let mut z = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, (17 - 10) << 3];
+        // SAFETY: the context is created and freed here; every source is a piece of `d` (one
+        // buffer, so the encoder's history stays valid), every destination `out` with its length.
+        unsafe {
+            let c = sys::ZSTD_createCCtx();
+            assert!(!c.is_null());
+            assert!(!is_error(sys::ZSTD_compressBegin(c, 3)));
+            let mut at = 0;
+            for (i, &n) in sizes.iter().enumerate() {
+                let mut out = vec![0u8; n + 1024];
+                let k = sys::ZSTD_compressBlock(
+                    c,
+                    out.as_mut_ptr().cast(),
+                    out.len(),
+                    d[at..].as_ptr().cast(),
+                    n,
+                );
+                assert!(!is_error(k));
+                let (kind, body) = if k == 0 {
+                    (0, &d[at..at + n])
+                } else {
+                    (2, &out[..k])
+                };
+                let h = u32::from(i + 1 == sizes.len()) | kind << 1 | (body.len() as u32) << 3;
+                z.extend_from_slice(&h.to_le_bytes()[..3]);
+                z.extend_from_slice(body);
+                at += n;
+            }
+            sys::ZSTD_freeCCtx(c);
+        }
+        z
+    }
+
+    #[test]
+    fn literals_decoded_past_a_block_never_overwrite_the_window() {
+        // zstd puts a block's literals past the block's own output when there is room. Right
+        // after the ring wraps, that space holds the oldest bytes the window still reaches. The
+        // blocks here end the first pass just past the wrap point, and the next block first
+        // copies from ~120 KiB back, then has 20 KiB of literals.
+        let mut x = 3u64;
+        let mut random = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (x >> 56) as u8
+                })
+                .collect()
+        };
+        let block = sys::ZSTD_BLOCKSIZE_MAX as usize;
+        // The ring (its minimum size plus the literal room) wraps once a block may not fit: the
+        // first pass ends one byte past that point.
+        // SAFETY: a pure function of two numbers.
+        let ring = unsafe { sys::ZSTD_decodingBufferSize_min(1 << 17, u64::MAX) } + LITERAL_ROOM;
+        let first_pass = ring - block + 1;
+        let mut sizes = vec![block; first_pass / block];
+        sizes.push(first_pass % block);
+        let mut d = random(sizes.iter().sum());
+        let at = d.len() - 120_000;
+        d.extend_from_within(at..at + 2_000);
+        d.extend(random(20_000));
+        sizes.push(22_000);
+        let z = frame_of_blocks(&d, &sizes);
+        assert_eq!(block_kinds(&z).last(), Some(&2), "the last block is compressed");
+        assert!(decode(&z, 1).unwrap() == d);
     }
 
     #[test]
