@@ -243,7 +243,7 @@ impl<R: Read> ZstdRing<R> {
             let header = u32::from(h[0]) | u32::from(h[1]) << 8 | u32::from(h[2]) << 16;
             self.in_pos += BLOCK_HEADER;
             let (last, kind, size) = (header & 1 == 1, (header >> 1) & 3, (header >> 3) as usize);
-            // (A reserved block type, or a block larger than the frame allows.)
+            // A reserved block type, a block larger than the frame allows (or decoding to more).
             let corrupted = || corrupt(code(sys::ZSTD_ErrorCode::ZSTD_error_corruption_detected));
             // Compressed bytes this block takes: an RLE block's size is what it decodes to.
             let need = match kind {
@@ -251,7 +251,7 @@ impl<R: Read> ZstdRing<R> {
                 3 => return Err(corrupted()),
                 _ => size,
             };
-            if size > block_max || kind == 3 {
+            if size > block_max {
                 return Err(corrupted());
             }
             if self.want_input(need)? < need {
