@@ -148,9 +148,23 @@ fn dsize(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// The JSON report a successful run printed (the run's stderr if it failed).
-fn ok_json(out: Output) -> Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+fn json_of(out: &Output) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// The report's image format names the endpoint it was read from (`want`).
+fn assert_names_endpoint(report: &Value, want: &str) {
+    let format = report["image"]["format"].as_str().unwrap_or_default();
+    assert!(
+        format.contains(want),
+        "the report names the endpoint {want}: {format}"
+    );
 }
 
 /// The run failed with exit 2 and exactly one line on stderr, `dsize: …` containing `want`.
@@ -898,16 +912,6 @@ fn with(
     routes
 }
 
-fn json_of(out: &Output) -> Value {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
-
 #[test]
 fn fake_daemon_export_reads_like_the_file_in_every_shape() {
     let dir = tempfile::tempdir().unwrap();
@@ -1212,7 +1216,7 @@ fn assert_pulls_v3(tagged: &str, env: &[(&str, &str)], what: &str) {
     let on_daemon = dsize(&[V3, "--json", "-"], &[]);
     // The same image under another name: every number agrees, the tags are the names.
     let json = |o: &Output, tag: &str| -> Value {
-        let mut v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut v = json_of(o);
         let tags = v["image"].as_object_mut().unwrap().remove("repoTags");
         assert_eq!(tags, Some(serde_json::json!([tag])));
         v
@@ -1443,19 +1447,12 @@ fn daemon_over_ssh_reads_what_the_socket_reads() {
     let host = format!("ssh://root@127.0.0.1:{}", sshd.port);
     let path = sshd.path("client");
     // The sshd runs on this machine, so the daemon behind it is the one the socket reaches.
-    let over_ssh = ok_json(dsize(
+    let over_ssh = json_of(&dsize(
         &[V3, "--json", "-"],
         &[("DOCKER_HOST", &host), ("PATH", &path)],
     ));
-    let format = over_ssh["image"]["format"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        format.contains(&format!("at {host},")),
-        "the report names the ssh endpoint: {format}"
-    );
-    let on_socket = ok_json(dsize(&[V3, "--json", "-"], &[]));
+    assert_names_endpoint(&over_ssh, &format!("at {host},"));
+    let on_socket = json_of(&dsize(&[V3, "--json", "-"], &[]));
     assert_same_report(over_ssh.clone(), on_socket, "ssh against the socket");
     // The same endpoint as a docker context made by the docker CLI.
     let config = sshd.dir.path().join("config");
@@ -1471,7 +1468,7 @@ fn daemon_over_ssh_reads_what_the_socket_reads() {
     )
     .unwrap();
     let config = config.display().to_string();
-    let by_context = ok_json(dsize(
+    let by_context = json_of(&dsize(
         &[V3, "--json", "-"],
         &[
             ("DOCKER_CONFIG", &config),
@@ -1658,16 +1655,9 @@ fn daemon_over_tls_reads_what_the_socket_reads() {
         300,
     )
     .unwrap();
-    let over_tls = ok_json(daemon.dsize("localhost", &daemon.certs, &[V3, "--json", "-"]));
-    let format = over_tls["image"]["format"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        format.contains(&format!("at tcp://localhost:{} with TLS", daemon.port)),
-        "the report names the TLS endpoint: {format}"
-    );
-    let on_socket = ok_json(dsize(&[V3, "--json", "-"], &[]));
+    let over_tls = json_of(&daemon.dsize("localhost", &daemon.certs, &[V3, "--json", "-"]));
+    assert_names_endpoint(&over_tls, &format!("at tcp://localhost:{} with TLS", daemon.port));
+    let on_socket = json_of(&dsize(&[V3, "--json", "-"], &[]));
     assert_same_report(over_tls.clone(), on_socket, "TLS against the socket");
     // The same endpoint as a docker context made by the docker CLI (its TLS files are kept in
     // the context store).
@@ -1692,7 +1682,7 @@ fn daemon_over_tls_reads_what_the_socket_reads() {
     )
     .unwrap();
     let config = config.display().to_string();
-    let by_context = ok_json(dsize(
+    let by_context = json_of(&dsize(
         &[V3, "--json", "-"],
         &[("DOCKER_CONFIG", &config), ("DOCKER_CONTEXT", "tls-test")],
     ));

@@ -2,24 +2,27 @@
 //!
 //! zstd's streaming decoder decodes each block into its own window buffer and then copies it into
 //! the caller's buffer; for a layer whose bodies are skipped that copy is most of what is done with
-//! the bytes (on the 400k-file benchmark image, 3.2 GB copied for nothing). [`ZstdRing`] uses
-//! zstd's buffer-less API instead: blocks are decoded into a ring buffer sized and wrapped exactly
-//! as the streaming decoder sizes and wraps its own (`ZSTD_decodingBufferSize_min`, restart at
-//! the beginning when a whole block no longer fits), and the walker reads headers and skips bodies
-//! in place. Compressed bytes are read in large chunks and handed to zstd where they lie.
+//! the bytes (on the 400k-file benchmark image, 3.2 GB copied for nothing). [`ZstdRing`] parses
+//! frames and blocks itself and hands compressed blocks to zstd's block decoder instead: blocks
+//! are decoded into a ring buffer wrapped as the streaming decoder wraps its own (restart at the
+//! beginning when a whole block no longer fits) and sized as its own plus room for literals (see
+//! [`ZstdRing::decode_more`]), and the walker reads headers and skips bodies in place. Compressed
+//! bytes are read in large chunks and handed to zstd where they lie.
 //!
 //! The only `unsafe` code of dsize lives here: the calls into libzstd. What they rely on:
 //! - the context is created here, freed once on drop, and never shared between threads;
 //! - every destination is `ring[wr..]` with its true remaining length, and every source is
-//!   `input[pos..pos + need]` inside the bytes read, `need` being what zstd asked for;
+//!   `input[pos..pos + need]` inside the bytes read, `need` being the size its block header gives
+//!   (checked against the frame's largest block);
 //! - zstd keeps pointers into the ring between calls (the window), so the ring is only
 //!   reallocated after `ZSTD_decompressBegin` (a new frame), which forgets them;
 //! - decoded bytes are only overwritten once the walker has consumed them: a block is decoded
 //!   only when everything before it was read.
 //!
-//! Frames follow one another (multi-frame layers), skippable frames are skipped, content checksums
-//! are checked, and a frame asking for a window over 2^27 bytes is refused before any allocation,
-//! as the streaming decoder does. zstd's pre-1.0 "legacy" frame formats are not read here.
+//! Frames follow one another (multi-frame layers), skippable frames are skipped, content sizes
+//! and checksums are checked, and a frame asking for a window over 2^27 bytes is refused before
+//! any allocation, as the streaming decoder does. zstd's pre-1.0 "legacy" frame formats are not
+//! read here.
 #![allow(unsafe_code)]
 
 use super::ZSTD_WINDOW_LOG_MAX;

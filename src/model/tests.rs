@@ -463,6 +463,7 @@ fn waste_groups_share_the_climb_but_equal_one_by_one() {
 /// removal sweeping the path's whole subtree. [`merge_equals_the_obvious_model`] holds the merge
 /// (its parent cache, its arena, its version chains) to it.
 mod obvious {
+    use super::super::entries::EntryKind;
     use super::super::tree::{Cause, Kind};
     use std::collections::BTreeMap;
 
@@ -513,8 +514,8 @@ mod obvious {
         }
 
         /// One layer: opaque markers, then whiteouts, then the entries in order.
-        pub fn apply(&mut self, step: u16, entries: &[(u8, String, String, u64)]) {
-            for (_, p, _, _) in entries.iter().filter(|e| e.0 == 5) {
+        pub fn apply(&mut self, step: u16, entries: &[(EntryKind, String, String, u64)]) {
+            for (_, p, _, _) in entries.iter().filter(|e| e.0 == EntryKind::Opaque) {
                 if self.is_dir(p) == Some(true) {
                     let under = format!("{p}/");
                     let kids: Vec<String> = self
@@ -528,12 +529,13 @@ mod obvious {
                     }
                 }
             }
-            for (_, p, _, _) in entries.iter().filter(|e| e.0 == 4) {
+            for (_, p, _, _) in entries.iter().filter(|e| e.0 == EntryKind::Whiteout) {
                 if self.paths.contains_key(p) {
                     self.remove(p, step, Cause::Deleted);
                 }
             }
-            for (kind, p, link, size) in entries.iter().filter(|e| e.0 < 4) {
+            let placed = |e: &&(EntryKind, _, _, _)| !matches!(e.0, EntryKind::Opaque | EntryKind::Whiteout);
+            for (kind, p, link, size) in entries.iter().filter(placed) {
                 // Every parent becomes a directory (replacing what else was there).
                 let mut at = 0;
                 while let Some(i) = p[at..].find('/') {
@@ -551,12 +553,12 @@ mod obvious {
                     at += i + 1;
                 }
                 let (kind, inode) = match kind {
-                    0 => {
+                    EntryKind::File => {
                         self.inodes.push((*size, 0, step));
                         (Kind::File, Some(self.inodes.len() - 1))
                     }
-                    1 => (Kind::Dir, None),
-                    2 => (Kind::Symlink, None),
+                    EntryKind::Dir => (Kind::Dir, None),
+                    EntryKind::Symlink => (Kind::Symlink, None),
                     _ => {
                         // The link's target is read before the path it replaces is removed.
                         let i = match self.paths.get(link).and_then(|h| h.inode) {
@@ -610,8 +612,10 @@ fn merge_equals_the_obvious_model() {
                     }
                     p.push(['a', 'b', 'c'][next(3) as usize]);
                 }
-                // 0 file, 1 dir, 2 symlink, 3 hard link, 4 whiteout, 5 opaque marker.
-                let kind = [0, 0, 0, 1, 1, 2, 3, 3, 4, 4, 5][next(11) as usize] as u8;
+                use EntryKind::*;
+                let kind = [
+                    File, File, File, Dir, Dir, Symlink, HardLink, HardLink, Whiteout, Whiteout, Opaque,
+                ][next(11) as usize];
                 let link = ["a", "a/b", "b/c/a", "c/c"][next(4) as usize].to_string();
                 entries.push((kind, p, link, next(100)));
             }
@@ -620,11 +624,11 @@ fn merge_equals_the_obvious_model() {
             let mut layer = l();
             for (kind, p, link, size) in &entries {
                 layer = match kind {
-                    0 => layer.file(p, *size),
-                    1 => layer.dir(p),
-                    2 => layer.symlink(p, link),
-                    3 => layer.hardlink(p, link),
-                    4 => layer.whiteout(p),
+                    EntryKind::File => layer.file(p, *size),
+                    EntryKind::Dir => layer.dir(p),
+                    EntryKind::Symlink => layer.symlink(p, link),
+                    EntryKind::HardLink => layer.hardlink(p, link),
+                    EntryKind::Whiteout => layer.whiteout(p),
                     _ => layer.opaque(p),
                 };
             }

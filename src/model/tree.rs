@@ -138,6 +138,20 @@ impl Slot {
     }
 }
 
+/// Whether a child-table slot holds the child `name` of `parent` (`hash`: its key's hash bits).
+fn slot_is<'a>(
+    nodes: &'a [Node],
+    names: &'a Names,
+    parent: NodeId,
+    name: &'a [u8],
+    hash: u32,
+) -> impl Fn(&Slot) -> bool + 'a {
+    move |s| {
+        let n = &nodes[s.node as usize];
+        s.hash == hash && n.parent == parent && names.get(n.name) == name
+    }
+}
+
 /// The arena.
 pub struct Tree {
     pub(crate) names: Names,
@@ -214,13 +228,8 @@ impl Tree {
     }
 
     fn find_child(&self, parent: NodeId, name: &[u8], hash: u32) -> Option<NodeId> {
-        let (nodes, names) = (&self.nodes, &self.names);
-        self.children
-            .find(Slot::table_hash(hash), |s| {
-                let n = &nodes[s.node as usize];
-                s.hash == hash && n.parent == parent && names.get(n.name) == name
-            })
-            .map(|s| s.node)
+        let is = slot_is(&self.nodes, &self.names, parent, name, hash);
+        self.children.find(Slot::table_hash(hash), is).map(|s| s.node)
     }
 
     /// The node at a normalised path (`a/b`, leading slash optional), if any layer ever had it.
@@ -399,16 +408,12 @@ impl Tree {
     /// The child called `name`, created when missing.
     pub(crate) fn child_or_insert(&mut self, parent: NodeId, name: &[u8]) -> NodeId {
         let hash = self.child_hash(parent, name);
-        let (nodes, names) = (&self.nodes, &self.names);
+        let is = slot_is(&self.nodes, &self.names, parent, name, hash);
         // One probe finds the child or the slot a new one takes.
-        let slot = match self.children.entry(
-            Slot::table_hash(hash),
-            |s| {
-                let n = &nodes[s.node as usize];
-                s.hash == hash && n.parent == parent && names.get(n.name) == name
-            },
-            |s| Slot::table_hash(s.hash),
-        ) {
+        let slot = match self
+            .children
+            .entry(Slot::table_hash(hash), is, |s| Slot::table_hash(s.hash))
+        {
             hashbrown::hash_table::Entry::Occupied(e) => return e.get().node,
             hashbrown::hash_table::Entry::Vacant(v) => v,
         };

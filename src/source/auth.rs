@@ -123,7 +123,7 @@ pub fn registry_of(name: &str) -> &str {
 struct ConfigFile {
     #[serde(default)]
     auths: HashMap<String, AuthEntry>,
-    #[serde(rename = "credsStore", default)]
+    #[serde(rename = "credsStore")]
     creds_store: Option<String>,
     #[serde(rename = "credHelpers", default)]
     cred_helpers: HashMap<String, String>,
@@ -131,14 +131,16 @@ struct ConfigFile {
 
 #[derive(Deserialize)]
 struct AuthEntry {
-    #[serde(default)]
     auth: Option<String>,
-    #[serde(default)]
     username: Option<String>,
-    #[serde(default)]
     password: Option<String>,
-    #[serde(default)]
     identitytoken: Option<String>,
+}
+
+/// The registry host of an image name as logins are looked up: [`registry_of`] as a bare host,
+/// Docker Hub's other names (`index.docker.io`, `registry-1.docker.io`) as `docker.io`.
+pub fn registry_host(name: &str) -> &str {
+    host_of(registry_of(name))
 }
 
 /// A config key or registry as a bare host: no scheme, no path; Docker Hub's names as one.
@@ -172,7 +174,7 @@ pub fn for_image(
     files: &dyn Files,
     helpers: &dyn Helpers,
 ) -> Result<Option<Credentials>, String> {
-    let host = host_of(registry_of(name));
+    let host = registry_host(name);
     let server = if host == HUB { HUB_SERVER } else { host };
     let Some(path) = config_dir(env).map(|d| d.join("config.json")) else {
         return Ok(None);

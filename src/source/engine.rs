@@ -282,11 +282,9 @@ fn no_daemon(plan: &Plan, tried: &[(Endpoint, Failure)], timeout: Duration) -> S
         line.push_str(&format!("; {}: {}", e.address, failure_text(f, timeout)));
     }
     if let Address::Ssh(t) = &first.address {
-        let port = t.port.map(|p| format!("-p {p} ")).unwrap_or_default();
-        let user = t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
         line.push_str(&format!(
-            "; `ssh {port}{user}{} docker system dial-stdio` must work without a prompt (a key from ssh-agent or ~/.ssh/config) and reach the host's daemon",
-            t.host
+            "; `{}` must work without a prompt (a key from ssh-agent or ~/.ssh/config) and reach the host's daemon",
+            ssh::to_try(t)
         ));
     } else if tried.iter().all(|(_, f)| matches!(f, Failure::Absent(_))) {
         line.push_str(if podman {
@@ -591,7 +589,7 @@ fn login_hint(why: &str, reference: &str, login: Option<&auth::Credentials>) -> 
         _ if !refused => String::new(),
         Some(c) => format!(" (the login used came from {})", c.source),
         None => {
-            let host = auth::registry_of(reference);
+            let host = auth::registry_host(reference);
             let login = if host == auth::HUB {
                 String::new()
             } else {

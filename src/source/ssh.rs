@@ -34,6 +34,14 @@ pub fn args(t: &SshTarget) -> Vec<String> {
     a
 }
 
+/// The command a user can try by hand when ssh fails (dsize's own adds only `-o BatchMode=yes`
+/// and spells the user and port as options): `ssh [-p PORT] [USER@]HOST docker system dial-stdio`.
+pub fn to_try(t: &SshTarget) -> String {
+    let port = t.port.map(|p| format!("-p {p} ")).unwrap_or_default();
+    let user = t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+    format!("ssh {port}{user}{} docker system dial-stdio", t.host)
+}
+
 /// The one line for an `ssh` that is not on PATH.
 const NO_SSH: &str = "ssh is not installed (not found in PATH)";
 
@@ -204,6 +212,7 @@ mod tests {
             args(&t).join(" "),
             "-o BatchMode=yes -l me -p 2222 -- box.example docker system dial-stdio"
         );
+        assert_eq!(to_try(&t), "ssh -p 2222 me@box.example docker system dial-stdio");
         let bare = SshTarget {
             user: None,
             host: "-oProxyCommand=x".into(),
