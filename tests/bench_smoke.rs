@@ -40,4 +40,15 @@ fn bench_smoke_run() {
         let [m, lo, hi] = [median, lo, hi].map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("{row}")));
         assert!(lo > 0.0 && lo <= m && m <= hi, "{row}");
     }
+    // The compressed archives also get *lib* on every core, the most the cores give.
+    for format in ["gzip", "zstd"] {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("- files-400k ({format}): *lib* on ")))
+            .unwrap_or_else(|| panic!("no {format} ceiling in\n{table}"));
+        assert!(
+            line.contains("× *lib* on one") && line.contains(" % of it, per round "),
+            "{line}"
+        );
+    }
 }

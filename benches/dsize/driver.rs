@@ -83,8 +83,14 @@ pub fn bench(opts: &Opts, log: &mut dyn Write) -> io::Result<String> {
         }
     }
     compare_with_last(opts, &rows, log)?;
+    let ceiling = run::ceiling_lines(&rows);
+    let ceiling = if ceiling.is_empty() {
+        ceiling
+    } else {
+        format!("\nWhat all cores give at most on compressed layers:\n\n{ceiling}")
+    };
     Ok(format!(
-        "Before: {before}\nAfter:  {}\n\n{}\nThe browser (in process, 120×40 TestBackend):\n\n{}",
+        "Before: {before}\nAfter:  {}\n\n{}{ceiling}\nThe browser (in process, 120×40 TestBackend):\n\n{}",
         run::machine(),
         run::table(&rows),
         run::tui_table(&tui)
@@ -206,7 +212,7 @@ pub fn smoke(dsize: &Path) -> io::Result<String> {
             }
         }
         let daemon = daemon_rows(&opts, &["realistic-700m"], &mut log)?;
-        Ok(run::table(&rows) + &run::tui_table(&tui) + &daemon)
+        Ok(run::table(&rows) + &run::ceiling_lines(&rows) + &run::tui_table(&tui) + &daemon)
     });
     let _ = std::fs::remove_dir_all(&dir);
     result

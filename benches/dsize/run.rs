@@ -80,19 +80,35 @@ pub struct Row {
     /// The strict floor (*lib* for compressed layers, else the tool) ÷ dsize, round by round:
     /// the two are measured back to back, so each pair shares the machine's load of the moment.
     pub rounds: Vec<f64>,
+    /// Compressed layers: *lib* on one core and on all of them, and dsize, round by round.
+    pub ceiling: Vec<Ceiling>,
+}
+
+/// One round's *lib* on one core, *lib* on all cores (blobs shared out, nothing else to do:
+/// the most the cores give), and dsize, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Ceiling {
+    pub lib: f64,
+    pub lib_cores: f64,
+    pub dsize: f64,
 }
 
 /// Ratios measured round by round, as a table cell: `median× (lowest–highest)`, `–` for none.
 pub fn rounds_cell(ratios: &[f64]) -> String {
-    let mut v = ratios.to_vec();
+    median_range(ratios).map_or("–".into(), |(m, lo, hi)| format!("{m:.2}× ({lo:.2}–{hi:.2})"))
+}
+
+/// The median, lowest and highest of some values; `None` for none.
+fn median_range(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
     let median = match n {
-        0 => return "–".into(),
+        0 => return None,
         n if n % 2 == 1 => v[n / 2],
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     };
-    format!("{median:.2}× ({:.2}–{:.2})", v[0], v[n - 1])
+    Some((median, v[0], v[n - 1]))
 }
 
 /// Finds the layer blobs of an archive by their magic bytes (the way dsize sniffs them).
@@ -272,30 +288,70 @@ fn tool_floor(path: &Path, blobs: &[Blob], plain: &[PathBuf]) -> io::Result<(&'s
     Ok((tool, run))
 }
 
+/// What the *lib* floors decode into.
+const DECODE_BUF: usize = 256 << 10;
+
 /// Decodes every blob on this thread with dsize's own decoders; returns (seconds, tar bytes).
 fn lib_floor(path: &Path, blobs: &[Blob]) -> io::Result<(f64, u64)> {
     let t = Instant::now();
     let mut total = 0u64;
-    let mut buf = vec![0u8; 256 << 10];
+    let mut buf = vec![0u8; DECODE_BUF];
     for b in blobs {
-        let r = range(path, *b)?;
-        let mut dec: Box<dyn Read> = match b.compression {
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(
-                1 << 17,
-                r,
-            ))),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
-            Compression::None => Box::new(r),
-        };
-        loop {
-            let n = dec.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-        }
+        total += decode(path, *b, &mut buf)?;
     }
     Ok((t.elapsed().as_secs_f64(), total))
+}
+
+/// The same decoding on one thread per core, which take the blobs largest first (so that none
+/// waits long for another at the end): what the cores give at most with nothing else to do.
+/// Returns seconds.
+fn lib_cores(path: &Path, blobs: &[Blob]) -> io::Result<f64> {
+    let mut order = blobs.to_vec();
+    order.sort_by_key(|b| std::cmp::Reverse(b.size));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || -> io::Result<()> {
+        let mut buf = vec![0u8; DECODE_BUF];
+        while let Some(b) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            decode(path, *b, &mut buf)?;
+        }
+        Ok(())
+    };
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        let others: Vec<_> = (1..cores()).map(|_| s.spawn(work)).collect();
+        work()?;
+        others.into_iter().try_for_each(|o| {
+            o.join()
+                .map_err(|_| io::Error::other("a decoding thread panicked"))?
+        })
+    })?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// The machine's cores, as dsize counts them.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Decodes one blob to nowhere, through `buf`; returns its decoded size.
+fn decode(path: &Path, b: Blob, buf: &mut [u8]) -> io::Result<u64> {
+    let r = range(path, b)?;
+    let mut dec: Box<dyn Read> = match b.compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(
+            1 << 17,
+            r,
+        ))),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+        Compression::None => Box::new(r),
+    };
+    let mut total = 0u64;
+    loop {
+        let n = dec.read(buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n as u64;
+    }
 }
 
 pub fn best(runs: Vec<Run>) -> Run {
@@ -348,7 +404,7 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
     let img = image.display().to_string();
     let dsize = opts.dsize.display().to_string();
     let (mut d, mut fl, mut lib) = (Vec::new(), Vec::new(), None::<(f64, u64)>);
-    let mut rounds = Vec::new();
+    let (mut rounds, mut ceiling) = (Vec::new(), Vec::new());
     let mut tool = "";
     let scratch = opts.data.join(".floor-layers");
     let plain = if compressed {
@@ -361,6 +417,7 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
         tool = t;
         let mut strict = (f.end == End::Ok).then_some(f.wall);
         fl.push(f);
+        let mut all_cores = None;
         if compressed {
             let l = lib_floor(&image, &blobs)?;
             strict = Some(l.0);
@@ -368,10 +425,20 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
                 Some(p) if p.0 < l.0 => p,
                 _ => l,
             });
+            all_cores = Some(lib_cores(&image, &blobs)?);
         }
         let run = timed(&dsize, &[&img, "--ci"], &opts.data, &[], None)?;
-        if let Some(s) = strict.filter(|_| run.end == End::Ok) {
-            rounds.push(s / run.wall);
+        if run.end == End::Ok {
+            if let Some(s) = strict {
+                rounds.push(s / run.wall);
+            }
+            if let (Some(l), Some(c)) = (strict, all_cores) {
+                ceiling.push(Ceiling {
+                    lib: l,
+                    lib_cores: c,
+                    dsize: run.wall,
+                });
+            }
         }
         d.push(run);
     }
@@ -409,6 +476,7 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
         dive,
         numbers: (stored, visible, wasted),
         rounds,
+        ceiling,
     })
 }
 
@@ -581,6 +649,36 @@ pub fn table(rows: &[Row]) -> String {
     s
 }
 
+/// For compressed layers, what all cores give at most: *lib* on every core (the blobs shared
+/// out, nothing else to do) against *lib* on one, and how much of it dsize reaches; best runs,
+/// then the median round.
+pub fn ceiling_lines(rows: &[Row]) -> String {
+    let mut s = String::new();
+    for r in rows.iter().filter(|r| !r.ceiling.is_empty()) {
+        let best = |f: fn(&Ceiling) -> f64| r.ceiling.iter().map(f).fold(f64::INFINITY, f64::min);
+        let (one, all, dsize) = (best(|c| c.lib), best(|c| c.lib_cores), best(|c| c.dsize));
+        let per_round = |f: fn(&Ceiling) -> f64| r.ceiling.iter().map(f).collect::<Vec<f64>>();
+        let reached = median_range(&per_round(|c| 100.0 * c.lib_cores / c.dsize))
+            .map_or("–".into(), |(m, lo, hi)| {
+                format!("{m:.0} % ({lo:.0}–{hi:.0} %)")
+            });
+        s.push_str(&format!(
+            "- {} ({}): *lib* on {} cores {:.2} s, {:.2}× *lib* on one ({:.2} s), per round {}; \
+             dsize {:.2} s reaches {:.0} % of it, per round {reached}\n",
+            r.image,
+            r.format,
+            cores(),
+            all,
+            one / all,
+            one,
+            rounds_cell(&per_round(|c| c.lib / c.lib_cores)),
+            dsize,
+            100.0 * all / dsize,
+        ));
+    }
+    s
+}
+
 /// `nproc`, memory and CPU model, for the README.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -592,7 +690,7 @@ pub fn machine() -> String {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = cores();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
