@@ -655,8 +655,15 @@ pub fn table(rows: &[Row]) -> String {
 pub fn ceiling_lines(rows: &[Row]) -> String {
     let mut s = String::new();
     for r in rows.iter().filter(|r| !r.ceiling.is_empty()) {
-        let best = |f: fn(&Ceiling) -> f64| r.ceiling.iter().map(f).fold(f64::INFINITY, f64::min);
-        let (one, all, dsize) = (best(|c| c.lib), best(|c| c.lib_cores), best(|c| c.dsize));
+        // The best runs of *lib* on one core and of dsize are the table's.
+        let (Some(one), dsize) = (r.lib_floor, r.dsize.wall) else {
+            continue;
+        };
+        let all = r
+            .ceiling
+            .iter()
+            .map(|c| c.lib_cores)
+            .fold(f64::INFINITY, f64::min);
         let per_round = |f: fn(&Ceiling) -> f64| r.ceiling.iter().map(f).collect::<Vec<f64>>();
         let reached = median_range(&per_round(|c| 100.0 * c.lib_cores / c.dsize))
             .map_or("–".into(), |(m, lo, hi)| {
