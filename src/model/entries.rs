@@ -4,6 +4,8 @@
 //! clamped at the root) and stored back to back in one byte buffer, so an entry costs no heap
 //! allocation of its own. Whiteouts and opaque markers are already recognised here.
 
+use super::child_table::{ROOT_KEY, child_key, path_key};
+
 /// What a tar entry means for the merged filesystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -35,6 +37,8 @@ pub struct Span {
 pub struct Entry {
     pub kind: EntryKind,
     pub path: Span,
+    /// The path's key in the tree's child table, worked out here on the indexing thread.
+    pub(crate) key: u32,
     pub link: Span,
     pub size: u64,
     pub mode: u32,
@@ -53,6 +57,8 @@ pub struct LayerEntries {
     pub tar_bytes: u64,
     /// Things worth telling the user (ignored AUFS metadata, invalid names, ...).
     pub notes: Vec<String>,
+    /// The parent of the last path pushed and its key: entries come directory by directory.
+    last_parent: (Span, u32),
 }
 
 impl LayerEntries {
@@ -82,7 +88,12 @@ impl LayerEntries {
         uid: u32,
         gid: u32,
     ) -> Option<()> {
+        let (key, new_parent) = self.key_of(path);
         let path = self.store(path)?;
+        if let Some((len, parent_key)) = new_parent {
+            // The parent's bytes are the start of this path's.
+            self.last_parent = (Span { off: path.off, len }, parent_key);
+        }
         let link = self.store(link)?;
         if kind == EntryKind::File {
             self.regular_bytes += size;
@@ -90,6 +101,7 @@ impl LayerEntries {
         self.entries.push(Entry {
             kind,
             path,
+            key,
             link,
             size,
             mode,
@@ -97,6 +109,28 @@ impl LayerEntries {
             gid,
         });
         Some(())
+    }
+}
+
+impl LayerEntries {
+    /// [`path_key`] of a normalised path, reusing the key of the last path's parent when it is
+    /// this one's too. Also gives the parent's length and key when they were worked out anew.
+    fn key_of(&self, path: &[u8]) -> (u32, Option<(u32, u32)>) {
+        let Some(cut) = memchr::memrchr(b'/', path) else {
+            let key = if path.is_empty() {
+                ROOT_KEY
+            } else {
+                child_key(ROOT_KEY, path)
+            };
+            return (key, None);
+        };
+        let (parent, name) = (&path[..cut], &path[cut + 1..]);
+        let (span, key) = self.last_parent;
+        if self.bytes(span) == parent {
+            return (child_key(key, name), None);
+        }
+        let key = path_key(parent);
+        (child_key(key, name), Some((cut as u32, key)))
     }
 }
 
@@ -210,6 +244,33 @@ impl Iterator for Slashes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_entry_carries_its_path_key() {
+        let mut l = LayerEntries::default();
+        // Runs of one directory, a return to an earlier one, a prefix that is not a parent
+        // (`a/b` after `a/bc`), the root and root-level names.
+        let paths: [&[u8]; 12] = [
+            b"",
+            b"a",
+            b"a/bc",
+            b"a/bc/f",
+            b"a/bc/g",
+            b"a/b",
+            b"a/b/f",
+            b"a/bc/h",
+            b"x",
+            b"a/b/f/d/e",
+            b"a/b/f/d/e2",
+            b"\xff/\x1b",
+        ];
+        for p in paths {
+            l.push(EntryKind::File, p, b"", 0, 0, 0, 0).unwrap();
+        }
+        for e in &l.entries {
+            assert_eq!(e.key, path_key(l.bytes(e.path)), "{:?}", l.bytes(e.path));
+        }
+    }
 
     fn norm(s: &str) -> (String, bool) {
         let mut out = Vec::new();

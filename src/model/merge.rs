@@ -6,8 +6,16 @@
 //! become one [`Waste`] item, attributed to the path, the step that stored it and the step that hid
 //! it. So `stored = visible + wasted` holds by construction, to the byte.
 
+use super::child_table::{ROOT_KEY, child_key};
 use super::entries::{EntryKind, LayerEntries};
-use super::tree::{Cause, Kind, NONE, NodeId, ROOT, Tree, Version};
+use super::tree::{Cause, Kind, NONE, NodeId, Prefetch, ROOT, Tree, Version};
+
+/// How far ahead of the entry being merged the merge asks for each step of a lookup.
+const LOOKAHEAD: [(usize, Prefetch); 3] = [
+    (8, Prefetch::Slot),
+    (4, Prefetch::Node),
+    (2, Prefetch::NameAndVersion),
+];
 
 /// Bytes that ship but can no longer be seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +50,12 @@ pub struct Merger {
     pub tree: Tree,
     pub waste: Vec<Waste>,
     pub notes: Vec<String>,
-    touched: Vec<NodeId>,
-    /// Parent chain of the previous entry: (end offset of the component in `cache_path`, node).
-    cache: Vec<(usize, NodeId)>,
+    /// The nodes this layer changed, each with what it was before the layer: `None` when it was
+    /// not there, else its stored bytes and whether it was a directory.
+    touched: Vec<(NodeId, Option<(u64, bool)>)>,
+    /// Parent chain of the previous entry: (end offset of the component in `cache_path`, node,
+    /// path key).
+    cache: Vec<(usize, NodeId, u32)>,
     cache_path: Vec<u8>,
     stack: Vec<NodeId>,
 }
@@ -90,7 +101,15 @@ impl Merger {
             ));
         }
         let mut missing_links = 0u64;
-        for e in entries.entries.iter() {
+        for (i, e) in entries.entries.iter().enumerate() {
+            // Each lookup reads a table slot, then the node it names, then that node's name and
+            // newest version, each a likely cache miss on a big tree. Ask for them early, one
+            // step per distance: by the time an entry comes up, all of it is in cache.
+            for (ahead, step) in LOOKAHEAD {
+                if let Some(a) = entries.entries.get(i + ahead) {
+                    self.tree.prefetch(a.key, step);
+                }
+            }
             let path = entries.bytes(e.path);
             let kind = match e.kind {
                 EntryKind::Whiteout | EntryKind::Opaque => continue,
@@ -101,7 +120,7 @@ impl Merger {
                 EntryKind::HardLink => Kind::HardLink,
                 EntryKind::Special => Kind::Special,
             };
-            let node = self.ensure_parents(path, layer);
+            let node = self.ensure_parents(path, e.key, layer);
             let mut v = Version::new(kind, layer, 0);
             v.mode = e.mode;
             v.uid = e.uid;
@@ -140,7 +159,7 @@ impl Merger {
                 // Tar lists a directory before what it holds: its entries find it cached.
                 // (`ensure_parents` left the cache at the parent of `path`.)
                 self.cache_path.extend_from_slice(&path[self.cache_path.len()..]);
-                self.cache.push((path.len(), node));
+                self.cache.push((path.len(), node, e.key));
             }
         }
         if missing_links > 0 {
@@ -152,21 +171,21 @@ impl Merger {
     }
 
     /// Walks (and creates) the parents of `path`, making each a visible directory at `layer`.
-    /// Returns the node for `path` itself.
-    fn ensure_parents(&mut self, path: &[u8], layer: u16) -> NodeId {
+    /// Returns the node for `path` itself (whose key is `key`).
+    fn ensure_parents(&mut self, path: &[u8], key: u32, layer: u16) -> NodeId {
         let parent_len = memchr::memrchr(b'/', path).unwrap_or(0);
         let parent = &path[..parent_len];
         let name = &path[if parent_len == 0 { 0 } else { parent_len + 1 }..];
         // Most entries sit in the directory of the entry before them: the whole cache holds.
         if parent == &self.cache_path[..] {
-            let dir = self.cache.last().map_or(ROOT, |(_, n)| *n);
-            return self.tree.child_or_insert(dir, name);
+            let dir = self.cache.last().map_or(ROOT, |c| c.1);
+            return self.tree.child_or_insert(dir, name, key);
         }
         // Reuse the longest cached prefix of whole components. Each cached prefix extends the one
         // before it, so only its last component needs comparing (deep paths stay linear).
         let mut keep = 0;
         let mut matched = 0;
-        for (end, _) in &self.cache {
+        for (end, _, _) in &self.cache {
             let end = *end;
             if end <= parent.len()
                 && parent[matched..end] == self.cache_path[matched..end]
@@ -179,7 +198,7 @@ impl Merger {
             }
         }
         self.cache.truncate(keep);
-        let (mut node, mut pos) = self.cache.last().map_or((ROOT, 0), |(e, n)| (*n, *e));
+        let (mut pos, mut node, mut node_key) = self.cache.last().copied().unwrap_or((0, ROOT, ROOT_KEY));
         self.cache_path.truncate(pos);
         while pos < parent.len() {
             let start = if pos == 0 { 0 } else { pos + 1 };
@@ -187,7 +206,8 @@ impl Merger {
                 .iter()
                 .position(|b| *b == b'/')
                 .map_or(parent.len(), |i| start + i);
-            node = self.tree.child_or_insert(node, &parent[start..end]);
+            node_key = child_key(node_key, &parent[start..end]);
+            node = self.tree.child_or_insert(node, &parent[start..end], node_key);
             match self.tree.visible(node).map(|v| v.kind) {
                 Some(Kind::Dir) => {}
                 other => {
@@ -202,10 +222,10 @@ impl Merger {
             }
             self.cache_path.truncate(pos);
             self.cache_path.extend_from_slice(&parent[pos..end]);
-            self.cache.push((end, node));
+            self.cache.push((end, node, node_key));
             pos = end;
         }
-        self.tree.child_or_insert(node, name)
+        self.tree.child_or_insert(node, name, key)
     }
 
     /// Puts a new version at `node`, hiding what it replaces.
@@ -232,8 +252,10 @@ impl Merger {
     }
 
     fn set(&mut self, node: NodeId, v: Version) {
-        if self.tree.set_version(node, v) {
-            self.touched.push(node);
+        if let Some(before) = self.tree.set_version(node, v) {
+            let before = before.filter(Version::is_present);
+            self.touched
+                .push((node, before.map(|b| (b.stored_bytes(), b.kind == Kind::Dir))));
         }
     }
 
@@ -277,25 +299,25 @@ impl Merger {
     /// Sorts the nodes this layer touched into added, modified and removed.
     fn classify(&mut self, layer: u16) -> Changes {
         let mut ch = Changes::default();
-        for &n in &self.touched {
-            let Some((before, after)) = self.tree.change_at(n, layer) else {
+        for &(n, before) in &self.touched {
+            // Every touched node has this layer's version.
+            let Some(after) = self.tree.last(n).filter(|v| v.layer == layer) else {
                 continue;
             };
-            let before = before.filter(|b| b.is_present());
             match (before, after.is_present()) {
                 (None, true) => {
                     ch.added += 1;
                     ch.added_bytes += after.stored_bytes();
                 }
-                (Some(b), true) => {
-                    if !(b.kind == Kind::Dir && after.kind == Kind::Dir) {
+                (Some((_, was_dir)), true) => {
+                    if !(was_dir && after.kind == Kind::Dir) {
                         ch.modified += 1;
                         ch.modified_bytes += after.stored_bytes();
                     }
                 }
-                (Some(b), false) => {
+                (Some((bytes, _)), false) => {
                     ch.removed += 1;
-                    ch.removed_bytes += b.stored_bytes();
+                    ch.removed_bytes += bytes;
                 }
                 (None, false) => {}
             }

@@ -8,6 +8,7 @@
 //! - [`analysis`]: steps, totals and the builder that ties the rest together;
 //! - [`compare`]: several analyses side by side, matched by path.
 pub mod analysis;
+mod child_table;
 pub mod compare;
 pub mod entries;
 pub mod instruction;

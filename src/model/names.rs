@@ -1,9 +1,7 @@
-//! Byte strings (path components and link targets) in one growing buffer, addressed by a `NameId`.
-//!
-//! [`Names::push`] stores a name as is (the tree's node names: the tree's own child table already
-//! tells whether a name exists under a parent); [`Names::intern`] stores each distinct name once
-//! (link targets). Names are bytes, not `str`: tar paths need not be UTF-8. No per-name heap
-//! allocation.
+//! Byte strings in one growing buffer, addressed by a `NameId`: [`Names::intern`] stores each
+//! distinct name once. The tree keeps its symlink targets here (node names sit in the tree's own
+//! buffer, each node knowing where its name is). Names are bytes, not `str`: tar paths need not
+//! be UTF-8. No per-name heap allocation.
 
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -22,14 +20,6 @@ pub struct Names {
 }
 
 impl Names {
-    /// Stores `name` (even if an equal one is stored already) and returns its id.
-    pub fn push(&mut self, name: &[u8]) -> NameId {
-        let id = self.ends.len() as NameId;
-        self.buf.extend_from_slice(name);
-        self.ends.push(self.buf.len() as u64);
-        id
-    }
-
     /// Returns the id of `name`, adding it when new.
     pub fn intern(&mut self, name: &[u8]) -> NameId {
         if let Some(id) = self.find(name) {

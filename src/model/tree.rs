@@ -5,9 +5,8 @@
 //! below N; "layer N's changes" are the versions made exactly at N. Nothing here does I/O; the tree
 //! is built by [`crate::model::merge`] and only read afterwards.
 
+use super::child_table::{ChildTable, ROOT_KEY, child_key, prefetch_line};
 use super::names::{NameId, Names};
-use hashbrown::HashTable;
-use std::hash::BuildHasher;
 
 /// Index of a node; the root is 0.
 pub type NodeId = u32;
@@ -106,7 +105,10 @@ impl Version {
 /// A path in the arena.
 #[derive(Debug, Clone, Copy)]
 pub struct Node {
-    pub name: NameId,
+    /// Where the last component's bytes sit in the tree's name buffer: kept in the node, so
+    /// a lookup that reads the node can go straight to the name.
+    name_start: u64,
+    name_len: u32,
     pub parent: NodeId,
     pub(crate) first_child: NodeId,
     pub(crate) next_sibling: NodeId,
@@ -123,62 +125,63 @@ pub struct Inode {
     pub layer: u16,
 }
 
-/// An entry of the child table: a node and 32 bits of its (parent, name) hash.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Slot {
-    node: NodeId,
-    hash: u32,
+/// The steps of a lookup, each of which needs the one before in cache to be asked for early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prefetch {
+    /// The child-table slot where the probe begins.
+    Slot,
+    /// The node the first slot with a matching key names.
+    Node,
+    /// That node's name and newest version.
+    NameAndVersion,
 }
 
-impl Slot {
-    /// The table's 64-bit hash from the kept 32 bits: the multiply spreads them into the top
-    /// bits, which the table uses as tags.
-    fn table_hash(h: u32) -> u64 {
-        u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-}
-
-/// Whether a child-table slot holds the child `name` of `parent` (`hash`: its key's hash bits).
-fn slot_is<'a>(
+/// Whether node `n` is the child `name` of `parent` (each (parent, name) is one node).
+#[inline]
+fn is_child<'a>(
     nodes: &'a [Node],
-    names: &'a Names,
+    names: &'a [u8],
     parent: NodeId,
     name: &'a [u8],
-    hash: u32,
-) -> impl Fn(&Slot) -> bool + 'a {
-    move |s| {
-        let n = &nodes[s.node as usize];
-        s.hash == hash && n.parent == parent && names.get(n.name) == name
+) -> impl Fn(NodeId) -> bool + 'a {
+    move |n| {
+        let n = &nodes[n as usize];
+        n.parent == parent && node_name(names, n) == name
     }
+}
+
+#[inline]
+fn node_name<'a>(names: &'a [u8], n: &Node) -> &'a [u8] {
+    let start = n.name_start as usize;
+    &names[start..start + n.name_len as usize]
 }
 
 /// The arena.
 pub struct Tree {
+    /// Every node's name, back to back in node order (the root's is empty).
+    node_names: Vec<u8>,
+    /// Symlink targets, each stored once.
     pub(crate) names: Names,
     pub(crate) nodes: Vec<Node>,
     pub(crate) versions: Vec<Version>,
-    /// Every node but the root, found by (parent, name bytes): the key is read from the node
-    /// itself. Each slot keeps 32 bits of the key's hash, so growing the table never reads a
-    /// node or a name again, and a lookup touches a node only when the hash bits agree.
-    pub(crate) children: HashTable<Slot>,
-    hasher: hashbrown::DefaultHashBuilder,
+    /// Every node but the root, found by its path key and verified against its parent and name.
+    pub(crate) children: ChildTable,
     pub(crate) inodes: Vec<Inode>,
 }
 
 impl Default for Tree {
     fn default() -> Self {
-        let mut names = Names::default();
-        let root_name = names.push(b"");
         let mut tree = Tree {
-            names,
+            node_names: Vec::new(),
+            names: Names::default(),
             nodes: Vec::new(),
             versions: Vec::new(),
-            children: HashTable::new(),
-            hasher: hashbrown::DefaultHashBuilder::default(),
+            children: ChildTable::default(),
             inodes: Vec::new(),
         };
         tree.nodes.push(Node {
-            name: root_name,
+            name_start: 0,
+            name_len: 0,
             parent: NONE,
             first_child: NONE,
             next_sibling: NONE,
@@ -207,7 +210,7 @@ impl Tree {
     /// The last component's bytes (empty for the root).
     #[inline]
     pub fn name(&self, id: NodeId) -> &[u8] {
-        self.names.get(self.nodes[id as usize].name)
+        node_name(&self.node_names, &self.nodes[id as usize])
     }
 
     /// Children in the order they first appeared.
@@ -218,25 +221,19 @@ impl Tree {
         }
     }
 
-    /// The child of `parent` called `name`, if any layer ever had it.
-    pub fn child(&self, parent: NodeId, name: &[u8]) -> Option<NodeId> {
-        self.find_child(parent, name, self.child_hash(parent, name))
-    }
-
-    fn child_hash(&self, parent: NodeId, name: &[u8]) -> u32 {
-        (self.hasher.hash_one((parent, name)) >> 32) as u32
-    }
-
-    fn find_child(&self, parent: NodeId, name: &[u8], hash: u32) -> Option<NodeId> {
-        let is = slot_is(&self.nodes, &self.names, parent, name, hash);
-        self.children.find(Slot::table_hash(hash), is).map(|s| s.node)
+    /// The child `name` of `parent`, whose path has the key `key`, if any layer ever had it.
+    fn find_child(&self, parent: NodeId, name: &[u8], key: u32) -> Option<NodeId> {
+        self.children
+            .find(key, is_child(&self.nodes, &self.node_names, parent, name))
+            .ok()
     }
 
     /// The node at a normalised path (`a/b`, leading slash optional), if any layer ever had it.
     pub fn lookup(&self, path: &[u8]) -> Option<NodeId> {
-        let mut n = ROOT;
+        let (mut n, mut key) = (ROOT, ROOT_KEY);
         for comp in path.split(|b| *b == b'/').filter(|c| !c.is_empty()) {
-            n = self.child(n, comp)?;
+            key = child_key(key, comp);
+            n = self.find_child(n, comp, key)?;
         }
         Some(n)
     }
@@ -246,13 +243,13 @@ impl Tree {
         let mut comps = Vec::new();
         let mut n = id;
         while n != ROOT && n != NONE {
-            comps.push(self.nodes[n as usize].name);
+            comps.push(n);
             n = self.nodes[n as usize].parent;
         }
         let mut out = Vec::new();
         for c in comps.iter().rev() {
             out.push(b'/');
-            out.extend_from_slice(self.names.get(*c));
+            out.extend_from_slice(self.name(*c));
         }
         if out.is_empty() {
             out.push(b'/');
@@ -366,10 +363,11 @@ impl Tree {
 
     /// Approximate heap bytes held by the tree.
     pub fn heap_bytes(&self) -> usize {
-        self.names.heap_bytes()
+        self.node_names.capacity()
+            + self.names.heap_bytes()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.versions.capacity() * std::mem::size_of::<Version>()
-            + self.children.capacity() * 9
+            + self.children.capacity() * 8
             + self.inodes.capacity() * std::mem::size_of::<Inode>()
     }
 }
@@ -405,26 +403,48 @@ impl Iterator for Children<'_> {
 
 /// Mutation used by the merge only.
 impl Tree {
-    /// The child called `name`, created when missing.
-    pub(crate) fn child_or_insert(&mut self, parent: NodeId, name: &[u8]) -> NodeId {
-        let hash = self.child_hash(parent, name);
-        let is = slot_is(&self.nodes, &self.names, parent, name, hash);
-        // One probe finds the child or the slot a new one takes.
+    /// Starts loading one step of what a lookup of the path with this key will read (see
+    /// [`Prefetch`]). Only a hint: nothing waits for it, and a wrong guess costs nothing but time.
+    #[inline]
+    pub(crate) fn prefetch(&self, key: u32, step: Prefetch) {
+        if step == Prefetch::Slot {
+            return self.children.prefetch(key);
+        }
+        let Some(n) = self.children.likely(key).and_then(|n| self.nodes.get(n as usize)) else {
+            return;
+        };
+        if step == Prefetch::Node {
+            return prefetch_line(n);
+        }
+        if let Some(b) = self.node_names.get(n.name_start as usize) {
+            prefetch_line(b);
+        }
+        if let Some(v) = self.versions.get(n.last as usize) {
+            prefetch_line(v);
+        }
+    }
+
+    /// The child `name` of `parent`, whose path has the key `key` ([`child_key`]), created when
+    /// missing.
+    pub(crate) fn child_or_insert(&mut self, parent: NodeId, name: &[u8], key: u32) -> NodeId {
+        self.children.reserve_one();
         let slot = match self
             .children
-            .entry(Slot::table_hash(hash), is, |s| Slot::table_hash(s.hash))
+            .find(key, is_child(&self.nodes, &self.node_names, parent, name))
         {
-            hashbrown::hash_table::Entry::Occupied(e) => return e.get().node,
-            hashbrown::hash_table::Entry::Vacant(v) => v,
+            Ok(n) => return n,
+            Err(slot) => slot,
         };
         let id = self.nodes.len() as NodeId;
-        slot.insert(Slot { node: id, hash });
-        let name = self.names.push(name);
+        self.children.insert_at(slot, key, id);
+        let name_start = self.node_names.len() as u64;
+        self.node_names.extend_from_slice(name);
         let p = &mut self.nodes[parent as usize];
         let sibling = p.first_child;
         p.first_child = id;
         self.nodes.push(Node {
-            name,
+            name_start,
+            name_len: name.len() as u32,
             parent,
             first_child: NONE,
             next_sibling: sibling,
@@ -438,19 +458,20 @@ impl Tree {
     }
 
     /// Sets the node's state at `v.layer`. Replaces a version of the same layer in place (a layer
-    /// has at most one version per node); returns true when this is the node's first change in
-    /// that layer.
-    pub(crate) fn set_version(&mut self, id: NodeId, mut v: Version) -> bool {
+    /// has at most one version per node). On the node's first change in that layer, returns
+    /// `Some` with the state it replaces (`None` inside when the node had none).
+    pub(crate) fn set_version(&mut self, id: NodeId, mut v: Version) -> Option<Option<Version>> {
         let last = self.nodes[id as usize].last;
-        if last != NONE && self.versions[last as usize].layer == v.layer {
-            v.prev = self.versions[last as usize].prev;
+        let before = (last != NONE).then(|| self.versions[last as usize]);
+        if let Some(b) = before.filter(|b| b.layer == v.layer) {
+            v.prev = b.prev;
             self.versions[last as usize] = v;
-            return false;
+            return None;
         }
         v.prev = last;
         self.nodes[id as usize].last = self.versions.len() as u32;
         self.versions.push(v);
-        true
+        Some(before)
     }
 
     pub(crate) fn new_inode(&mut self, size: u64, layer: u16) -> u32 {
