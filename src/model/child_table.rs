@@ -83,11 +83,7 @@ impl ChildTable {
     /// (for asking for the node early).
     #[inline]
     pub(crate) fn likely(&self, key: u32) -> Option<NodeId> {
-        self.probe(key)
-            .map(|(_, s)| s)
-            .take_while(|s| *s != 0)
-            .find(|s| (s >> 32) as u32 == key)
-            .map(|s| s as NodeId)
+        self.find(key, |_| true).ok()
     }
 
     /// The node stored under `key` for which `is` holds, or else the empty slot where it would

@@ -37,7 +37,9 @@ pub struct Span {
 pub struct Entry {
     pub kind: EntryKind,
     pub path: Span,
-    /// The path's key in the tree's child table, worked out here on the indexing thread.
+    /// How many bytes of `path` are its parent's (0 for a path at the root), and the path's key
+    /// in the tree's child table: both worked out here, on the indexing thread.
+    pub(crate) parent_len: u32,
     pub(crate) key: u32,
     pub link: Span,
     pub size: u64,
@@ -88,11 +90,18 @@ impl LayerEntries {
         uid: u32,
         gid: u32,
     ) -> Option<()> {
-        let (key, new_parent) = self.key_of(path);
+        let parent_len = memchr::memrchr(b'/', path).unwrap_or(0);
+        let (key, new_parent_key) = self.key_of(path, parent_len);
         let path = self.store(path)?;
-        if let Some((len, parent_key)) = new_parent {
+        // Fits: the whole path's length does.
+        let parent_len = parent_len as u32;
+        if let Some(parent_key) = new_parent_key {
             // The parent's bytes are the start of this path's.
-            self.last_parent = (Span { off: path.off, len }, parent_key);
+            let span = Span {
+                off: path.off,
+                len: parent_len,
+            };
+            self.last_parent = (span, parent_key);
         }
         let link = self.store(link)?;
         if kind == EntryKind::File {
@@ -101,6 +110,7 @@ impl LayerEntries {
         self.entries.push(Entry {
             kind,
             path,
+            parent_len,
             key,
             link,
             size,
@@ -110,27 +120,26 @@ impl LayerEntries {
         });
         Some(())
     }
-}
 
-impl LayerEntries {
-    /// [`path_key`] of a normalised path, reusing the key of the last path's parent when it is
-    /// this one's too. Also gives the parent's length and key when they were worked out anew.
-    fn key_of(&self, path: &[u8]) -> (u32, Option<(u32, u32)>) {
-        let Some(cut) = memchr::memrchr(b'/', path) else {
+    /// [`path_key`] of a normalised path whose parent is its first `parent_len` bytes (0: at the
+    /// root), reusing the key of the last path's parent when it is this one's too. Also gives
+    /// the parent's key when it was worked out anew.
+    fn key_of(&self, path: &[u8], parent_len: usize) -> (u32, Option<u32>) {
+        if parent_len == 0 {
             let key = if path.is_empty() {
                 ROOT_KEY
             } else {
                 child_key(ROOT_KEY, path)
             };
             return (key, None);
-        };
-        let (parent, name) = (&path[..cut], &path[cut + 1..]);
+        }
+        let (parent, name) = (&path[..parent_len], &path[parent_len + 1..]);
         let (span, key) = self.last_parent;
         if self.bytes(span) == parent {
             return (child_key(key, name), None);
         }
         let key = path_key(parent);
-        (child_key(key, name), Some((cut as u32, key)))
+        (child_key(key, name), Some(key))
     }
 }
 
@@ -246,7 +255,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_entry_carries_its_path_key() {
+    fn every_entry_carries_its_parent_and_path_key() {
         let mut l = LayerEntries::default();
         // Runs of one directory, a return to an earlier one, a prefix that is not a parent
         // (`a/b` after `a/bc`), the root and root-level names.
@@ -268,7 +277,10 @@ mod tests {
             l.push(EntryKind::File, p, b"", 0, 0, 0, 0).unwrap();
         }
         for e in &l.entries {
-            assert_eq!(e.key, path_key(l.bytes(e.path)), "{:?}", l.bytes(e.path));
+            let p = l.bytes(e.path);
+            assert_eq!(e.key, path_key(p), "{p:?}");
+            let parent = memchr::memrchr(b'/', p).unwrap_or(0);
+            assert_eq!(e.parent_len as usize, parent, "{p:?}");
         }
     }
 

@@ -44,6 +44,16 @@ pub struct Changes {
     pub removed_bytes: u64,
 }
 
+/// A directory on the merge's parent chain.
+#[derive(Debug, Clone, Copy)]
+struct Cached {
+    /// Where its component ends in `cache_path`.
+    end: usize,
+    node: NodeId,
+    /// Its path key.
+    key: u32,
+}
+
 /// Builds the union tree and the waste list, one layer at a time.
 #[derive(Default)]
 pub struct Merger {
@@ -53,9 +63,8 @@ pub struct Merger {
     /// The nodes this layer changed, each with what it was before the layer: `None` when it was
     /// not there, else its stored bytes and whether it was a directory.
     touched: Vec<(NodeId, Option<(u64, bool)>)>,
-    /// Parent chain of the previous entry: (end offset of the component in `cache_path`, node,
-    /// path key).
-    cache: Vec<(usize, NodeId, u32)>,
+    /// Parent chain of the previous entry, one directory per component of `cache_path`.
+    cache: Vec<Cached>,
     cache_path: Vec<u8>,
     stack: Vec<NodeId>,
 }
@@ -120,7 +129,7 @@ impl Merger {
                 EntryKind::HardLink => Kind::HardLink,
                 EntryKind::Special => Kind::Special,
             };
-            let node = self.ensure_parents(path, e.key, layer);
+            let node = self.ensure_parents(path, e.parent_len as usize, e.key, layer);
             let mut v = Version::new(kind, layer, 0);
             v.mode = e.mode;
             v.uid = e.uid;
@@ -159,7 +168,11 @@ impl Merger {
                 // Tar lists a directory before what it holds: its entries find it cached.
                 // (`ensure_parents` left the cache at the parent of `path`.)
                 self.cache_path.extend_from_slice(&path[self.cache_path.len()..]);
-                self.cache.push((path.len(), node, e.key));
+                self.cache.push(Cached {
+                    end: path.len(),
+                    node,
+                    key: e.key,
+                });
             }
         }
         if missing_links > 0 {
@@ -171,22 +184,21 @@ impl Merger {
     }
 
     /// Walks (and creates) the parents of `path`, making each a visible directory at `layer`.
-    /// Returns the node for `path` itself (whose key is `key`).
-    fn ensure_parents(&mut self, path: &[u8], key: u32, layer: u16) -> NodeId {
-        let parent_len = memchr::memrchr(b'/', path).unwrap_or(0);
+    /// Returns the node for `path` itself (whose parent is its first `parent_len` bytes, and whose
+    /// key is `key`).
+    fn ensure_parents(&mut self, path: &[u8], parent_len: usize, key: u32, layer: u16) -> NodeId {
         let parent = &path[..parent_len];
         let name = &path[if parent_len == 0 { 0 } else { parent_len + 1 }..];
         // Most entries sit in the directory of the entry before them: the whole cache holds.
         if parent == &self.cache_path[..] {
-            let dir = self.cache.last().map_or(ROOT, |c| c.1);
+            let dir = self.cache.last().map_or(ROOT, |c| c.node);
             return self.tree.child_or_insert(dir, name, key);
         }
         // Reuse the longest cached prefix of whole components. Each cached prefix extends the one
         // before it, so only its last component needs comparing (deep paths stay linear).
         let mut keep = 0;
         let mut matched = 0;
-        for (end, _, _) in &self.cache {
-            let end = *end;
+        for &Cached { end, .. } in &self.cache {
             if end <= parent.len()
                 && parent[matched..end] == self.cache_path[matched..end]
                 && (end == parent.len() || parent[end] == b'/')
@@ -198,7 +210,10 @@ impl Merger {
             }
         }
         self.cache.truncate(keep);
-        let (mut pos, mut node, mut node_key) = self.cache.last().copied().unwrap_or((0, ROOT, ROOT_KEY));
+        let (mut pos, mut node, mut node_key) = self
+            .cache
+            .last()
+            .map_or((0, ROOT, ROOT_KEY), |c| (c.end, c.node, c.key));
         self.cache_path.truncate(pos);
         while pos < parent.len() {
             let start = if pos == 0 { 0 } else { pos + 1 };
@@ -222,7 +237,11 @@ impl Merger {
             }
             self.cache_path.truncate(pos);
             self.cache_path.extend_from_slice(&parent[pos..end]);
-            self.cache.push((end, node, node_key));
+            self.cache.push(Cached {
+                end,
+                node,
+                key: node_key,
+            });
             pos = end;
         }
         self.tree.child_or_insert(node, name, key)

@@ -150,6 +150,7 @@ fn is_child<'a>(
     }
 }
 
+/// A node's name, from the tree's name buffer.
 #[inline]
 fn node_name<'a>(names: &'a [u8], n: &Node) -> &'a [u8] {
     let start = n.name_start as usize;
